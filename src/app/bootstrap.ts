@@ -1,0 +1,100 @@
+import { INestApplication, INestApplicationContext, RequestMethod } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import type { AddressInfo } from 'node:net';
+import type { NextFunction, Request, Response } from 'express';
+import { Logger } from 'nestjs-pino';
+import { AppConfig, ConfigError, loadConfig } from '../core/config/app-config';
+import { servesHttp } from '../core/config/roles';
+import { ProblemFilter } from '../core/http/problem.filter';
+import { strictValidationPipe } from '../core/http/validation.pipe';
+import { Metrics } from '../core/observability/metrics';
+import { setupOpenApi } from './openapi';
+import { AppModule, AppModuleExtras } from './app.module';
+
+export const API_PREFIX = 'api/v1';
+
+export interface RunningApp {
+  app: INestApplicationContext;
+  http?: INestApplication;
+  config: AppConfig;
+  /** Base URL of the HTTP server (api/all roles). */
+  url?: string;
+  close(): Promise<void>;
+}
+
+/** Builds and starts the role's root module: HTTP for api/all, an application context otherwise. */
+export async function startApp(
+  config: AppConfig,
+  extras: AppModuleExtras = {},
+): Promise<RunningApp> {
+  const module = AppModule.forRole(config, extras);
+  if (!servesHttp(config.APP_ROLE)) {
+    const app = await NestFactory.createApplicationContext(module, { bufferLogs: true });
+    app.useLogger(app.get(Logger));
+    app.enableShutdownHooks();
+    await app.init();
+    return { app, config, close: () => app.close() };
+  }
+  const app = await NestFactory.create<NestExpressApplication>(module, { bufferLogs: true });
+  app.useLogger(app.get(Logger));
+  app.set('trust proxy', true);
+  app.disable('x-powered-by');
+  app.useBodyParser('json', { limit: '256kb' });
+  const metrics = app.get(Metrics);
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const route = (req.route as { path?: string } | undefined)?.path;
+      const label = route ? `${req.baseUrl}${route}` : 'unmatched';
+      metrics.observeHttp(
+        req.method,
+        label,
+        res.statusCode,
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
+    });
+    next();
+  });
+  app.setGlobalPrefix(API_PREFIX, {
+    exclude: [
+      { path: 'health/live', method: RequestMethod.GET },
+      { path: 'health/ready', method: RequestMethod.GET },
+    ],
+  });
+  app.useGlobalPipes(strictValidationPipe());
+  app.useGlobalFilters(new ProblemFilter());
+  app.enableShutdownHooks();
+  setupOpenApi(app);
+  await app.listen(config.PORT, '0.0.0.0');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return { app, http: app, config, url: `http://127.0.0.1:${port}`, close: () => app.close() };
+}
+
+/** Process entry: load config (exit 1 naming each bad variable), then start the role. */
+export async function runProcess(entry: 'main' | 'worker'): Promise<RunningApp | undefined> {
+  let config: AppConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+  if (entry === 'worker' && servesHttp(config.APP_ROLE)) {
+    console.error(
+      `APP_ROLE=${config.APP_ROLE} serves HTTP: start it with dist/main.js (src/worker.ts runs fast, external, bulk and beat)`,
+    );
+    process.exit(1);
+  }
+  try {
+    return await startApp(config);
+  } catch (err) {
+    console.error(
+      `waste-coach (${config.APP_ROLE}) failed to start: ${err instanceof Error ? err.message : String(err)}`,
+    );
+    process.exit(1);
+  }
+}

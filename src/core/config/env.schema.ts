@@ -1,0 +1,161 @@
+import { z } from 'zod';
+import { API_MODULES, APP_ROLES } from './roles';
+
+const MiB = 1024 * 1024;
+
+/** "15m", "30d", "3600" (seconds) → seconds. */
+export function parseDuration(value: string): number | undefined {
+  const m = /^(\d+)\s*(s|m|h|d)?$/.exec(value.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
+  return n * unit;
+}
+
+const duration = z.string().transform((v, ctx) => {
+  const s = parseDuration(v);
+  if (s === undefined || s <= 0) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: 'expected a duration like 900, 15m, 12h or 30d',
+    });
+    return z.NEVER;
+  }
+  return s;
+});
+
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `expected a ${protocols.join(' or ')} URL` },
+  );
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce
+    .number({ invalid_type_error: 'expected a number' })
+    .int('expected a whole number')
+    .min(min)
+    .max(max);
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+const csv = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+
+const http = url(['http:', 'https:']);
+
+/**
+ * The operators' contract: every environment variable the process reads, with its default.
+ * DESIGN.md's table plus a few operational knobs (documented in docs/configuration.md).
+ */
+export const envSchema = z.object({
+  APP_ROLE: z
+    .enum(APP_ROLES, {
+      errorMap: () => ({ message: `expected one of ${APP_ROLES.join(', ')}` }),
+    })
+    .default('all'),
+  NODE_ENV: z.string().default('development'),
+  PORT: int(0, 65535).default(3000),
+  METRICS_PORT: int(0, 65535).default(9464),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  API_MODULES: z
+    .string()
+    .default(API_MODULES.join(','))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z
+        .array(z.enum(API_MODULES, { message: `expected a list of ${API_MODULES.join(', ')}` }))
+        .min(1),
+    ),
+
+  DATABASE_URL: url(['postgres:', 'postgresql:']).default(
+    'postgres://postgres@127.0.0.1:5432/waste_coach',
+  ),
+  DATABASE_POOL_SIZE: int(1, 200).default(10),
+  DATABASE_SSL: bool.default('false'),
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only')
+    .default('wc'),
+  RABBITMQ_URL: url(['amqp:', 'amqps:']).default('amqp://guest:guest@127.0.0.1:5672'),
+  PREFETCH_FAST: int(1, 1000).default(4),
+  PREFETCH_EXTERNAL: int(1, 1000).default(16),
+  PREFETCH_BULK: int(1, 1000).default(1),
+  PREFETCH_SCHED: int(1, 1000).default(1),
+  QUEUE_MAX_LENGTH: int(1).default(100000),
+  TASK_MAX_ATTEMPTS: int(1, 20).default(5),
+  SHUTDOWN_TIMEOUT_MS: int(0).default(25000),
+
+  PUBLIC_BASE_URL: http.default('http://localhost:3000'),
+  STORAGE_DRIVER: z.enum(['local', 's3']).default('local'),
+  STORAGE_LOCAL_DIR: z.string().min(1).default('./data/storage'),
+  S3_BUCKET: optionalString,
+  S3_REGION: z.string().default('ap-northeast-2'),
+  S3_ENDPOINT: optionalString.pipe(http.optional()),
+  S3_FORCE_PATH_STYLE: bool.default('false'),
+
+  JWT_SECRET: optionalString,
+  JWT_ACCESS_TTL: duration.default('15m'),
+  JWT_REFRESH_TTL: duration.default('30d'),
+
+  VISION_PROVIDER: z.enum(['roboflow', 'openai', 'none']).default('none'),
+  VISION_TIMEOUT_MS: int(100).default(15000),
+  ROBOFLOW_API_URL: http.default('https://detect.roboflow.com'),
+  ROBOFLOW_API_KEY: optionalString,
+  ROBOFLOW_MODEL: optionalString,
+  ROBOFLOW_LABEL_MAP: optionalString,
+  LLM_PROVIDER: z.enum(['openai', 'none']).default('none'),
+  LLM_TIMEOUT_MS: int(100).default(20000),
+  OPENAI_BASE_URL: http.default('https://api.openai.com/v1'),
+  OPENAI_API_KEY: optionalString,
+  OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
+  OPENAI_VISION_MODEL: z.string().min(1).default('gpt-4o-mini'),
+
+  KAKAO_REST_API_KEY: optionalString,
+  KAKAO_LOCAL_URL: http.default('https://dapi.kakao.com'),
+  KAKAO_API_URL: http.default('https://kapi.kakao.com'),
+  KAKAO_AUTH_URL: http.default('https://kauth.kakao.com'),
+  KAKAO_CLIENT_ID: optionalString,
+  KAKAO_CLIENT_SECRET: optionalString,
+  NAVER_API_URL: http.default('https://openapi.naver.com'),
+  NAVER_AUTH_URL: http.default('https://nid.naver.com'),
+  NAVER_CLIENT_ID: optionalString,
+  NAVER_CLIENT_SECRET: optionalString,
+  GOOGLE_CLIENT_IDS: csv.default(''),
+  GOOGLE_CLIENT_SECRET: optionalString,
+  GOOGLE_JWKS_URL: http.default('https://www.googleapis.com/oauth2/v3/certs'),
+  GOOGLE_TOKEN_URL: http.default('https://oauth2.googleapis.com/token'),
+  THIRD_PARTY_TIMEOUT_MS: int(100).default(5000),
+
+  CACHE_TTL_DAYS: int(1, 365).default(7),
+  IMAGE_RETENTION_DAYS: int(1, 3650).default(30),
+  MAX_UPLOAD_BYTES: int(1024, 100 * MiB).default(10 * MiB),
+  MAX_IMAGE_PIXELS: int(1).default(40_000_000),
+  UPLOAD_URL_TTL_SECONDS: int(30, 86400).default(600),
+  JOB_TIMEOUT_SECONDS: int(30).default(900),
+});
+
+export type Env = z.infer<typeof envSchema>;

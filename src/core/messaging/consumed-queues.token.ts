@@ -1,0 +1,1 @@
+export const CONSUMED_QUEUES = Symbol('CONSUMED_QUEUES');

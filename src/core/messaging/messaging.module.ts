@@ -1,0 +1,44 @@
+import { RabbitMQModule } from '@golevelup/nestjs-rabbitmq';
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { AppRole } from '../config/roles';
+import { CONSUMED_QUEUES } from './consumed-queues.token';
+import { rabbitMqConfig } from './rabbitmq.config';
+import { TaskConsumer } from './task-consumer';
+import { TaskPublisher } from './task-publisher';
+import { QueueName } from './topology';
+
+/** The queues each role consumes (DESIGN.md → Roles). */
+export const ROLE_QUEUES: Record<AppRole, QueueName[]> = {
+  api: [],
+  fast: [QueueName.Fast],
+  external: [QueueName.External],
+  bulk: [QueueName.Bulk, QueueName.Sched],
+  beat: [],
+  all: [QueueName.Fast, QueueName.External, QueueName.Bulk, QueueName.Sched],
+};
+
+@Global()
+@Module({})
+export class MessagingModule {
+  static forRole(role: AppRole): DynamicModule {
+    const consumes = ROLE_QUEUES[role];
+    return {
+      module: MessagingModule,
+      imports: [
+        DiscoveryModule,
+        RabbitMQModule.forRootAsync({
+          inject: [APP_CONFIG],
+          useFactory: (c: AppConfig) => rabbitMqConfig(c),
+        }),
+      ],
+      providers: [
+        TaskPublisher,
+        { provide: CONSUMED_QUEUES, useValue: consumes },
+        ...(consumes.length ? [TaskConsumer] : []),
+      ],
+      exports: [TaskPublisher, RabbitMQModule, CONSUMED_QUEUES],
+    };
+  }
+}

@@ -1,0 +1,223 @@
+import { AmqpConnection } from '@golevelup/nestjs-rabbitmq';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import type { ConsumeMessage } from 'amqplib';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { Metrics } from '../observability/metrics';
+import { CONSUMED_QUEUES } from './consumed-queues.token';
+import { TaskContext, TaskHandler, isTaskFailureListener } from './task-handler.decorator';
+import { errorCode, isTransient } from './task.errors';
+import {
+  DEAD_LETTER_EXCHANGE,
+  QueueName,
+  RETRY_EXCHANGE,
+  RETRY_TIERS_S,
+  RoutingKey,
+  WORK_QUEUES,
+  queueFor,
+} from './topology';
+
+type Handler = (payload: unknown, ctx: TaskContext) => Promise<void>;
+interface Registered {
+  handler: Handler;
+  owner: object;
+  name: string;
+}
+
+/**
+ * One consumer per queue the role owns; dispatches by routing key to the single
+ * `@TaskHandler` for it, acks after the handler finishes, retries transient failures through
+ * the delay queues and dead-letters the rest with the reason in headers.
+ */
+@Injectable()
+export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(TaskConsumer.name);
+  private readonly handlers = new Map<string, Registered>();
+  private readonly consumerTags: string[] = [];
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly amqp: AmqpConnection,
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly metrics: Metrics,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(CONSUMED_QUEUES) private readonly queues: QueueName[],
+  ) {}
+
+  /** Routing keys with a registered handler (for tests and the boot log). */
+  get routingKeys(): string[] {
+    return [...this.handlers.keys()].sort();
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.discoverHandlers();
+    for (const queue of this.queues) {
+      const spec = WORK_QUEUES.find((q) => q.name === queue);
+      if (!spec) continue;
+      const { consumerTag } = await this.amqp.createSubscriber(
+        (msg: unknown, raw?: ConsumeMessage) =>
+          this.track(this.dispatch(msg, raw as ConsumeMessage)),
+        { queue, queueOptions: { channel: spec.channel }, createQueueIfNotExists: false },
+        `dispatch:${queue}`,
+      );
+      this.consumerTags.push(consumerTag);
+    }
+    this.logger.log(
+      `consuming ${this.queues.join(', ') || 'nothing'}; handlers: ${this.routingKeys.join(', ')}`,
+    );
+  }
+
+  private discoverHandlers(): void {
+    for (const wrapper of this.discovery.getProviders()) {
+      const instance = wrapper.instance as Record<string, unknown> | undefined;
+      if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) continue;
+      const proto = Object.getPrototypeOf(instance) as object;
+      for (const method of this.scanner.getAllMethodNames(proto)) {
+        const key = this.discovery.getMetadataByDecorator(TaskHandler, wrapper, method);
+        if (!key) continue;
+        const queue = queueFor(key);
+        if (!queue || !this.queues.includes(queue)) continue; // not this role's queue
+        const existing = this.handlers.get(key);
+        const name = `${wrapper.name}.${method}`;
+        if (existing) {
+          throw new Error(`two handlers for routing key ${key}: ${existing.name} and ${name}`);
+        }
+        const fn = instance[method] as Handler;
+        this.handlers.set(key, { handler: fn.bind(instance), owner: instance, name });
+      }
+    }
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+    return p;
+  }
+
+  private async dispatch(payload: unknown, raw: ConsumeMessage): Promise<void> {
+    const routingKey = raw.fields.routingKey as RoutingKey;
+    const headers = (raw.properties.headers ?? {}) as Record<string, unknown>;
+    const attempt = Number(headers['x-attempt'] ?? 1) || 1;
+    const ctx: TaskContext = {
+      routingKey,
+      messageId: String(raw.properties.messageId ?? ''),
+      attempt,
+      redelivered: raw.fields.redelivered,
+      requestId: typeof headers['x-request-id'] === 'string' ? headers['x-request-id'] : undefined,
+      headers,
+    };
+    const started = process.hrtime.bigint();
+    const done = (outcome: string) =>
+      this.metrics.observeTask(
+        routingKey,
+        outcome,
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
+
+    const registered = this.handlers.get(routingKey);
+    if (!registered) {
+      await this.deadLetter(
+        raw,
+        payload,
+        'NO_HANDLER',
+        `no handler for ${routingKey} in role ${this.config.APP_ROLE}`,
+      );
+      done('dead_letter');
+      return;
+    }
+    try {
+      await registered.handler(payload, ctx);
+      done('ok');
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (isTransient(err) && attempt < this.config.TASK_MAX_ATTEMPTS) {
+        const tier = this.retryTier(attempt, (err as { retryAfterMs?: number }).retryAfterMs);
+        this.logger.warn(`${routingKey} attempt ${attempt} failed (${message}); retry in ${tier}s`);
+        await this.amqp.publish(RETRY_EXCHANGE, routingKey, raw.content, {
+          ...carriedProperties(raw),
+          headers: {
+            ...headers,
+            'x-attempt': attempt + 1,
+            'x-retry-tier': `${tier}s`,
+            'x-last-error': message,
+          },
+        });
+        done('retry');
+        return;
+      }
+      this.logger.error(`${routingKey} failed for good after ${attempt} attempt(s): ${message}`);
+      await this.deadLetter(raw, payload, errorCode(err), message);
+      if (isTaskFailureListener(registered.owner)) {
+        await registered.owner
+          .onTaskDeadLettered(routingKey, payload, err)
+          .catch((e: unknown) =>
+            this.logger.error(`failure listener for ${routingKey} threw: ${String(e)}`),
+          );
+      }
+      done('dead_letter');
+    }
+  }
+
+  /** Smallest delay tier ≥ max(2^(attempt-1) s, Retry-After), capped at the largest tier. */
+  private retryTier(attempt: number, retryAfterMs?: number): number {
+    const wanted = Math.max(2 ** (attempt - 1), Math.ceil((retryAfterMs ?? 0) / 1000));
+    return RETRY_TIERS_S.find((t) => t >= wanted) ?? RETRY_TIERS_S[RETRY_TIERS_S.length - 1];
+  }
+
+  private async deadLetter(
+    raw: ConsumeMessage,
+    _payload: unknown,
+    code: string,
+    reason: string,
+  ): Promise<void> {
+    const { 'x-retry-tier': _tier, ...headers } = (raw.properties.headers ?? {}) as Record<
+      string,
+      unknown
+    >;
+    await this.amqp.publish(DEAD_LETTER_EXCHANGE, raw.fields.routingKey, raw.content, {
+      ...carriedProperties(raw),
+      headers: {
+        ...headers,
+        'x-original-exchange': raw.fields.exchange,
+        'x-original-routing-key': raw.fields.routingKey,
+        'x-error-code': code,
+        'x-error-message': reason.slice(0, 1000),
+        'x-failed-at': new Date().toISOString(),
+        'x-failed-role': this.config.APP_ROLE,
+      },
+    });
+  }
+
+  /** SIGTERM: stop taking messages, finish the ones in hand, then let the connection close. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await Promise.allSettled(this.consumerTags.map((tag) => this.amqp.cancelConsumer(tag)));
+    if (this.inFlight.size === 0) return;
+    this.logger.log(`draining ${this.inFlight.size} in-flight message(s)`);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inFlight]),
+      new Promise((r) => (timer = setTimeout(r, this.config.SHUTDOWN_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
+  }
+}
+
+/** The message properties a retried or dead-lettered copy keeps. */
+function carriedProperties(raw: ConsumeMessage) {
+  const p = raw.properties;
+  return {
+    persistent: true,
+    contentType: p.contentType as string | undefined,
+    messageId: p.messageId as string | undefined,
+    timestamp: p.timestamp as number | undefined,
+    priority: p.priority as number | undefined,
+    correlationId: p.correlationId as string | undefined,
+  };
+}

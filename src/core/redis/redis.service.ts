@@ -1,0 +1,57 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import Redis from 'ioredis';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+
+/**
+ * The process's Redis connection. Every key goes through `key()` so that it carries the
+ * REDIS_PREFIX namespace (one per deployment, or per test file) and the module's name.
+ */
+@Injectable()
+export class RedisService implements OnApplicationShutdown {
+  private readonly logger = new Logger(RedisService.name);
+  readonly client: Redis;
+  private readonly extra: Redis[] = [];
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    this.client = this.connect('main');
+  }
+
+  get prefix(): string {
+    return this.config.REDIS_PREFIX;
+  }
+
+  /** `key('waste', 'job', id)` → `wc:waste:job:<id>`. */
+  key(...parts: (string | number)[]): string {
+    return [this.config.REDIS_PREFIX, ...parts].join(':');
+  }
+
+  /** A dedicated connection (pub/sub subscribers, blocking calls), closed with the app. */
+  createConnection(name: string): Redis {
+    const conn = this.connect(name);
+    this.extra.push(conn);
+    return conn;
+  }
+
+  private connect(name: string): Redis {
+    const conn = new Redis(this.config.REDIS_URL, {
+      connectionName: `waste-coach:${this.config.APP_ROLE}:${name}`,
+      maxRetriesPerRequest: 2,
+      enableOfflineQueue: true,
+      retryStrategy: (times) => Math.min(times * 200, 2000),
+    });
+    conn.on('error', (err: Error) => this.logger.warn(`redis ${name}: ${err.message}`));
+    return conn;
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.client.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled([this.client, ...this.extra].map((c) => c.quit()));
+  }
+}
