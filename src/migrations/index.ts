@@ -1,5 +1,7 @@
 import { MigrationInterface } from 'typeorm';
 import { CreateSchemas1764150000000 } from './1764150000000-create-schemas';
+import { AuthAccounts1764152000000 } from './1764152000000-auth-accounts';
+import { UsersHistory1764152100000 } from './1764152100000-users-history';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -7,4 +9,8 @@ type MigrationClass = new () => MigrationInterface;
  * Every migration, in order. Listed explicitly (not globbed) so the compiled image and the
  * tests load exactly the same set. Append new ones at the end.
  */
-export const MIGRATIONS: MigrationClass[] = [CreateSchemas1764150000000];
+export const MIGRATIONS: MigrationClass[] = [
+  CreateSchemas1764150000000,
+  AuthAccounts1764152000000,
+  UsersHistory1764152100000,
+];

@@ -156,6 +156,18 @@ export const envSchema = z.object({
   MAX_IMAGE_PIXELS: int(1).default(40_000_000),
   UPLOAD_URL_TTL_SECONDS: int(30, 86400).default(600),
   JOB_TIMEOUT_SECONDS: int(30).default(900),
+
+  // Rate limits (requests per RATE_LIMIT_WINDOW_SECONDS; 0 disables one). Redis-backed, so
+  // they hold across API replicas. See docs/auth.md.
+  RATE_LIMIT_WINDOW_SECONDS: int(1, 3600).default(60),
+  RATE_LIMIT_LOGIN_PER_IP: int(0).default(30),
+  RATE_LIMIT_LOGIN_PER_USER: int(0).default(10),
+  RATE_LIMIT_REFRESH_PER_IP: int(0).default(60),
+  RATE_LIMIT_REFRESH_PER_USER: int(0).default(20),
+  RATE_LIMIT_ANALYZE_PER_USER: int(0).default(30),
+  RATE_LIMIT_ANALYZE_PER_IP: int(0).default(120),
+  /** Proxies (ALB, ingress) that append to X-Forwarded-For in front of the API; 0 = none. */
+  TRUSTED_PROXY_HOPS: int(0, 10).default(1),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -1,0 +1,104 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Request } from 'express';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { Metrics } from '../observability/metrics';
+import { RedisService } from '../redis/redis.service';
+import { ProblemException } from './problem';
+
+/**
+ * Fixed-window counter, atomic in one round trip: INCR, set the window's expiry on the first
+ * hit, and answer the count with the window's remaining time. Because the counter lives in
+ * Redis, the limit holds across every API replica.
+ */
+const CONSUME_SCRIPT = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+return { n, ttl }
+`;
+
+export interface RateLimitState {
+  count: number;
+  limit: number;
+  resetMs: number;
+}
+
+/**
+ * The shared rate limiter. `consume('login:ip', ip, 20, 60)` counts one hit for that key and
+ * throws `ProblemException.rateLimited` (429 + Retry-After) once the window's limit is spent.
+ * When Redis cannot be reached the request is let through (fail open) and counted in
+ * `rate_limit_errors_total`: a cache outage must not lock every user out.
+ */
+@Injectable()
+export class RateLimitService {
+  private readonly logger = new Logger(RateLimitService.name);
+  private readonly limited;
+  private readonly errors;
+
+  constructor(
+    private readonly redis: RedisService,
+    metrics: Metrics,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    this.limited = metrics.counter('rate_limited_total', 'Requests refused with 429, by bucket', [
+      'bucket',
+    ]);
+    this.errors = metrics.counter(
+      'rate_limit_errors_total',
+      'Rate-limit checks skipped because Redis failed',
+      ['bucket'],
+    );
+  }
+
+  /**
+   * The caller's address for per-IP limits. X-Forwarded-For is only as trustworthy as the
+   * proxies that wrote it: the client can put anything on the left, so we count
+   * TRUSTED_PROXY_HOPS entries from the right (the address our own proxy saw).
+   */
+  clientIp(req: Request): string {
+    const socketIp = req.socket?.remoteAddress ?? 'unknown';
+    const hops = this.config.TRUSTED_PROXY_HOPS;
+    const header = req.headers['x-forwarded-for'];
+    if (!hops || !header) return socketIp;
+    const chain = (Array.isArray(header) ? header.join(',') : header)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    return chain[Math.max(0, chain.length - hops)] ?? socketIp;
+  }
+
+  async consume(bucket: string, key: string, limit: number, windowSeconds: number): Promise<void> {
+    const state = await this.hit(bucket, key, limit, windowSeconds);
+    if (state && state.count > state.limit) {
+      this.limited.labels(bucket).inc();
+      throw ProblemException.rateLimited(state.resetMs / 1000);
+    }
+  }
+
+  /** Counts one hit and reports the window's state; undefined when Redis failed. */
+  async hit(
+    bucket: string,
+    key: string,
+    limit: number,
+    windowSeconds: number,
+  ): Promise<RateLimitState | undefined> {
+    if (limit <= 0) return undefined; // 0 disables a limit
+    const redisKey = this.redis.key('ratelimit', bucket, key);
+    try {
+      const [count, ttl] = (await this.redis.client.eval(
+        CONSUME_SCRIPT,
+        1,
+        redisKey,
+        String(Math.max(1, Math.round(windowSeconds * 1000))),
+      )) as [number, number];
+      return { count, limit, resetMs: ttl };
+    } catch (err) {
+      this.errors.labels(bucket).inc();
+      this.logger.warn(
+        `rate limit ${bucket} skipped: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,186 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { DataSource, EntityManager } from 'typeorm';
+import { ProblemException } from '../../core/http/problem';
+import { AccountEvents } from './account-events';
+import { ProviderName, UserDto } from './dto/user.dto';
+import { OAuthProvider } from './entities/identity.entity';
+
+/** What a provider told us about the person (after verifying their token). */
+export interface ProviderProfile {
+  provider: OAuthProvider;
+  providerUserId: string;
+  nickname?: string;
+  email?: string;
+  profileImageUrl?: string;
+}
+
+interface UserRow {
+  id: string;
+  nickname: string;
+  email: string | null;
+  profile_image_url: string | null;
+  is_guest: boolean;
+  created_at: Date;
+  providers: OAuthProvider[] | null;
+}
+
+const USER_SELECT = `
+  SELECT u.id, u.nickname, u.email, u.profile_image_url, u.is_guest, u.created_at,
+         (SELECT array_agg(i.provider ORDER BY i.created_at) FROM auth.identities i WHERE i.user_id = u.id) AS providers
+    FROM auth.users u`;
+
+export function toUserDto(row: UserRow): UserDto {
+  const providers: ProviderName[] = row.providers?.length ? row.providers : ['guest'];
+  return {
+    id: row.id,
+    nickname: row.nickname,
+    ...(row.email ? { email: row.email } : {}),
+    ...(row.profile_image_url ? { profileImageUrl: row.profile_image_url } : {}),
+    providers: row.is_guest ? ['guest'] : providers,
+    createdAt: new Date(row.created_at).toISOString(),
+  };
+}
+
+function guestNickname(): string {
+  return `게스트-${randomBytes(2).toString('hex')}`;
+}
+
+export interface IdentityLogin {
+  user: UserDto;
+  isNewUser: boolean;
+  /** A guest account folded into an existing account (its history moved; the guest deleted). */
+  mergedGuestId?: string;
+}
+
+/** Accounts (auth.users + auth.identities): guests, social identities, profile, deletion. */
+@Injectable()
+export class AccountsService {
+  private readonly logger = new Logger(AccountsService.name);
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly events: AccountEvents,
+  ) {}
+
+  async createGuest(manager?: EntityManager): Promise<UserDto> {
+    const id = randomUUID();
+    await (manager ?? this.dataSource.manager).query(
+      `INSERT INTO auth.users (id, nickname, is_guest) VALUES ($1, $2, true)`,
+      [id, guestNickname()],
+    );
+    return (await this.find(id, manager))!;
+  }
+
+  async find(id: string, manager?: EntityManager): Promise<UserDto | undefined> {
+    const rows = (await (manager ?? this.dataSource.manager).query(
+      `${USER_SELECT} WHERE u.id = $1`,
+      [id],
+    )) as UserRow[];
+    return rows[0] ? toUserDto(rows[0]) : undefined;
+  }
+
+  async get(id: string, manager?: EntityManager): Promise<UserDto> {
+    const user = await this.find(id, manager);
+    if (!user) throw ProblemException.notFound('User');
+    return user;
+  }
+
+  /**
+   * Finds or creates the account of a social identity. With `guestId` (a guest's bearer token
+   * on the login request) the guest keeps its history: a new identity upgrades the guest in
+   * place; an identity that already has an account takes the guest's history over and the
+   * empty guest account is deleted.
+   */
+  async loginWithIdentity(profile: ProviderProfile, guestId?: string): Promise<IdentityLogin> {
+    return this.dataSource.transaction(async (m) => {
+      const existing = (await m.query(
+        `SELECT user_id FROM auth.identities WHERE provider = $1 AND provider_user_id = $2`,
+        [profile.provider, profile.providerUserId],
+      )) as { user_id: string }[];
+      if (existing[0]) {
+        const userId = existing[0].user_id;
+        let mergedGuestId: string | undefined;
+        if (guestId && guestId !== userId) {
+          await this.events.merge(guestId, userId, m);
+          await m.query(`DELETE FROM auth.users WHERE id = $1 AND is_guest`, [guestId]);
+          mergedGuestId = guestId;
+        }
+        return { user: await this.get(userId, m), isNewUser: false, mergedGuestId };
+      }
+      let userId: string;
+      let isNewUser = false;
+      if (guestId) {
+        userId = guestId;
+        await m.query(
+          `UPDATE auth.users
+              SET is_guest = false, updated_at = now(),
+                  nickname = COALESCE($2, nickname), email = COALESCE($3, email),
+                  profile_image_url = COALESCE(profile_image_url, $4)
+            WHERE id = $1`,
+          [
+            userId,
+            profile.nickname ?? null,
+            profile.email ?? null,
+            profile.profileImageUrl ?? null,
+          ],
+        );
+      } else {
+        userId = randomUUID();
+        isNewUser = true;
+        await m.query(
+          `INSERT INTO auth.users (id, nickname, email, profile_image_url, is_guest)
+           VALUES ($1, $2, $3, $4, false)`,
+          [
+            userId,
+            profile.nickname?.trim() || guestNickname().replace('게스트', '사용자'),
+            profile.email ?? null,
+            profile.profileImageUrl ?? null,
+          ],
+        );
+      }
+      // ON CONFLICT: two first logins of the same person racing; the loser's insert is dropped
+      // and its transaction rolled back so the caller can retry into the winner's account.
+      const inserted = (await m.query(
+        `INSERT INTO auth.identities (user_id, provider, provider_user_id, email)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (provider, provider_user_id) DO NOTHING RETURNING id`,
+        [userId, profile.provider, profile.providerUserId, profile.email ?? null],
+      )) as { id: string }[];
+      if (!inserted.length) {
+        throw ProblemException.unavailable('Concurrent login for this account; please retry');
+      }
+      return { user: await this.get(userId, m), isNewUser };
+    });
+  }
+
+  async updateProfile(
+    id: string,
+    patch: { nickname?: string; profileImageUrl?: string | null },
+  ): Promise<UserDto> {
+    await this.dataSource.query(
+      `UPDATE auth.users
+          SET nickname = COALESCE($2, nickname),
+              profile_image_url = CASE WHEN $3::boolean THEN $4 ELSE profile_image_url END,
+              updated_at = now()
+        WHERE id = $1`,
+      [
+        id,
+        patch.nickname ?? null,
+        patch.profileImageUrl !== undefined,
+        patch.profileImageUrl ?? null,
+      ],
+    );
+    return this.get(id);
+  }
+
+  /** Deletes the account; identities, refresh tokens and history go with it (ON DELETE CASCADE). */
+  async delete(id: string, manager: EntityManager): Promise<boolean> {
+    const [, count] = (await manager.query(`DELETE FROM auth.users WHERE id = $1`, [id])) as [
+      unknown,
+      number,
+    ];
+    if (count) this.logger.log(`account ${id} deleted`);
+    return count > 0;
+  }
+}

@@ -1,0 +1,35 @@
+import { Injectable } from '@nestjs/common';
+import { RedisService } from '../../core/redis/redis.service';
+
+/**
+ * Access tokens are stateless JWTs; to make one stop working before it expires we deny its
+ * jti (logout) or its whole login family (logout, refresh-token reuse, account merge) in Redis,
+ * for as long as such a token could still be valid. Every API replica sees the same list.
+ */
+@Injectable()
+export class TokenDenyList {
+  constructor(private readonly redis: RedisService) {}
+
+  private jtiKey(jti: string): string {
+    return this.redis.key('auth', 'deny', 'jti', jti);
+  }
+
+  private familyKey(familyId: string): string {
+    return this.redis.key('auth', 'deny', 'fam', familyId);
+  }
+
+  async denyToken(jti: string, expiresAtSeconds: number): Promise<void> {
+    const ttl = Math.ceil(expiresAtSeconds - Date.now() / 1000) + 1;
+    if (ttl > 0) await this.redis.client.set(this.jtiKey(jti), '1', 'EX', ttl);
+  }
+
+  /** Any access token of the family was issued at most `accessTtlSeconds` ago. */
+  async denyFamily(familyId: string, accessTtlSeconds: number): Promise<void> {
+    await this.redis.client.set(this.familyKey(familyId), '1', 'EX', accessTtlSeconds + 5);
+  }
+
+  async isDenied(jti: string, familyId: string): Promise<boolean> {
+    const n = await this.redis.client.exists(this.jtiKey(jti), this.familyKey(familyId));
+    return n > 0;
+  }
+}

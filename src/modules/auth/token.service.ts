@@ -1,0 +1,212 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { createHash, randomUUID } from 'node:crypto';
+import { DataSource, EntityManager } from 'typeorm';
+import { APP_CONFIG, AppConfig } from '../../core/config/app-config';
+import { ProblemException } from '../../core/http/problem';
+import { Metrics } from '../../core/observability/metrics';
+import { AuthSession, AuthUser } from './current-user.decorator';
+import { TokenDenyList } from './token-deny-list';
+
+export type TokenType = 'access' | 'refresh';
+
+interface Claims {
+  sub: string;
+  typ: TokenType;
+  jti: string;
+  fam: string;
+  iat: number;
+  exp: number;
+}
+
+export interface IssuedTokens {
+  accessToken: string;
+  refreshToken: string;
+  tokenType: 'Bearer';
+  expiresIn: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function sha256(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+/**
+ * Access and refresh tokens. Both are HS256 JWTs (algorithm pinned on verify, so `alg: none`
+ * and any other algorithm are refused) with `typ` telling them apart. Access tokens are
+ * stateless and short-lived; refresh tokens are single-use, stored only as SHA-256 hashes, and
+ * grouped in a family per login so that a replayed one can revoke the whole login.
+ */
+@Injectable()
+export class TokenService {
+  private readonly logger = new Logger(TokenService.name);
+  private readonly reuse;
+
+  constructor(
+    private readonly jwt: JwtService,
+    private readonly dataSource: DataSource,
+    private readonly denyList: TokenDenyList,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    metrics: Metrics,
+  ) {
+    this.reuse = metrics.counter(
+      'auth_refresh_reuse_total',
+      'Spent refresh tokens presented again (the login family was revoked)',
+      [],
+    );
+  }
+
+  get accessTtl(): number {
+    return this.config.JWT_ACCESS_TTL;
+  }
+
+  /** Issues a new pair; a new family (login) unless `familyId` continues one. */
+  async issue(
+    userId: string,
+    familyId: string = randomUUID(),
+    manager?: EntityManager,
+  ): Promise<IssuedTokens> {
+    const accessToken = await this.sign(userId, 'access', familyId, this.config.JWT_ACCESS_TTL);
+    const refreshJti = randomUUID();
+    const refreshToken = await this.sign(
+      userId,
+      'refresh',
+      familyId,
+      this.config.JWT_REFRESH_TTL,
+      refreshJti,
+    );
+    await (manager ?? this.dataSource.manager).query(
+      `INSERT INTO auth.refresh_tokens (id, family_id, user_id, token_hash, expires_at)
+       VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))`,
+      [refreshJti, familyId, userId, sha256(refreshToken), this.config.JWT_REFRESH_TTL],
+    );
+    return {
+      accessToken,
+      refreshToken,
+      tokenType: 'Bearer',
+      expiresIn: this.config.JWT_ACCESS_TTL,
+    };
+  }
+
+  private sign(
+    userId: string,
+    typ: TokenType,
+    familyId: string,
+    ttlSeconds: number,
+    jti: string = randomUUID(),
+  ): Promise<string> {
+    return this.jwt.signAsync(
+      { typ, fam: familyId },
+      {
+        secret: this.config.JWT_SECRET,
+        algorithm: 'HS256',
+        expiresIn: ttlSeconds,
+        subject: userId,
+        jwtid: jti,
+      },
+    );
+  }
+
+  /** Signature (HS256 only), expiry and type; throws 401 on anything else. */
+  async verify(token: string, typ: TokenType): Promise<Claims> {
+    let claims: Partial<Claims>;
+    try {
+      claims = await this.jwt.verifyAsync<Partial<Claims>>(token, {
+        secret: this.config.JWT_SECRET,
+        algorithms: ['HS256'],
+      });
+    } catch {
+      throw ProblemException.unauthorized('The token is invalid or expired');
+    }
+    if (
+      claims.typ !== typ ||
+      typeof claims.sub !== 'string' ||
+      !UUID.test(claims.sub) ||
+      typeof claims.jti !== 'string' ||
+      typeof claims.fam !== 'string' ||
+      typeof claims.exp !== 'number'
+    ) {
+      throw ProblemException.unauthorized(`Not a valid ${typ} token`);
+    }
+    return claims as Claims;
+  }
+
+  /** The guard's check: a valid access token, not denied, of a user that still exists. */
+  async authenticate(token: string): Promise<{ user: AuthUser; session: AuthSession }> {
+    const claims = await this.verify(token, 'access');
+    let denied: boolean;
+    try {
+      denied = await this.denyList.isDenied(claims.jti, claims.fam);
+    } catch {
+      // Fail closed: without the deny list a logged-out token could still be used.
+      throw ProblemException.unavailable('Authentication is temporarily unavailable');
+    }
+    if (denied) throw ProblemException.unauthorized('The token has been revoked');
+    const rows = (await this.dataSource.query(`SELECT id, is_guest FROM auth.users WHERE id = $1`, [
+      claims.sub,
+    ])) as { id: string; is_guest: boolean }[];
+    if (!rows.length) throw ProblemException.unauthorized('The account no longer exists');
+    return {
+      user: { id: rows[0].id, isGuest: rows[0].is_guest },
+      session: { jti: claims.jti, familyId: claims.fam, exp: claims.exp },
+    };
+  }
+
+  /**
+   * Spends a refresh token and issues the next pair of the same family. The conditional UPDATE
+   * makes concurrent presentations race-safe: exactly one wins; every other presentation of a
+   * spent token is reuse and revokes the family.
+   */
+  async rotate(refreshToken: string): Promise<{ userId: string; tokens: IssuedTokens }> {
+    await this.verify(refreshToken, 'refresh');
+    const hash = sha256(refreshToken);
+    const rotated = await this.dataSource.transaction(async (m) => {
+      const [spent] = (await m.query(
+        `UPDATE auth.refresh_tokens SET used_at = now()
+          WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+          RETURNING family_id, user_id`,
+        [hash],
+      )) as [{ family_id: string; user_id: string }[], number];
+      if (!spent[0]) return undefined;
+      const tokens = await this.issue(spent[0].user_id, spent[0].family_id, m);
+      return { userId: spent[0].user_id, tokens };
+    });
+    if (rotated) return rotated;
+    const known = (await this.dataSource.query(
+      `SELECT family_id, used_at, revoked_at FROM auth.refresh_tokens WHERE token_hash = $1`,
+      [hash],
+    )) as { family_id: string; used_at: Date | null; revoked_at: Date | null }[];
+    if (known[0]?.used_at && !known[0].revoked_at) {
+      // A spent token came back: whoever holds it, the login is compromised.
+      this.reuse.inc();
+      this.logger.warn(`refresh token reuse: family ${known[0].family_id} revoked`);
+      await this.revokeFamily(known[0].family_id);
+    }
+    throw ProblemException.unauthorized('The refresh token is no longer valid');
+  }
+
+  /** Revokes every refresh token of a login and denies its access tokens at once. */
+  async revokeFamily(familyId: string, manager?: EntityManager): Promise<void> {
+    await (manager ?? this.dataSource.manager).query(
+      `UPDATE auth.refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL`,
+      [familyId],
+    );
+    await this.denyList.denyFamily(familyId, this.config.JWT_ACCESS_TTL);
+  }
+
+  /** The user's refresh-token family ids (for account deletion and merges). */
+  async familiesOf(userId: string, manager?: EntityManager): Promise<string[]> {
+    const rows = (await (manager ?? this.dataSource.manager).query(
+      `SELECT DISTINCT family_id FROM auth.refresh_tokens WHERE user_id = $1 AND expires_at > now() - interval '1 day'`,
+      [userId],
+    )) as { family_id: string }[];
+    return rows.map((r) => r.family_id);
+  }
+
+  /** Denies one access token (and its family) until it expires. */
+  async denySession(session: AuthSession): Promise<void> {
+    await this.denyList.denyToken(session.jti, session.exp);
+    await this.denyList.denyFamily(session.familyId, this.config.JWT_ACCESS_TTL);
+  }
+}

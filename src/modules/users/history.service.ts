@@ -1,0 +1,219 @@
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { ProblemException } from '../../core/http/problem';
+import { AccountEvents } from '../auth/account-events';
+import { HistoryItemSummary } from './history.entity';
+
+export interface AnalysisRecord {
+  userId: string;
+  jobId: string;
+  createdAt: Date;
+  status: 'completed' | 'failed';
+  items: HistoryItemSummary[];
+  /** The API.md Job object as the client saw it when the job ended. */
+  job: Record<string, unknown>;
+}
+
+export interface HistoryListItem {
+  jobId: string;
+  createdAt: string;
+  status: 'completed' | 'failed';
+  items: HistoryItemSummary[];
+}
+
+export interface HistoryPage {
+  items: HistoryListItem[];
+  nextCursor: string | null;
+}
+
+export interface UserStats {
+  analyses: number;
+  itemsByCategory: Record<string, number>;
+  streakDays: number;
+}
+
+interface HistoryRow {
+  job_id: string;
+  created_at: Date;
+  created_key: string;
+  status: 'completed' | 'failed';
+  items: HistoryItemSummary[];
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SEOUL = 'Asia/Seoul';
+
+function encodeCursor(createdKey: string, jobId: string): string {
+  return Buffer.from(`${createdKey}|${jobId}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdKey: string; jobId: string } {
+  const [createdKey, jobId] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  if (!createdKey || !jobId || !UUID.test(jobId) || Number.isNaN(Date.parse(createdKey))) {
+    throw ProblemException.validation([{ field: 'cursor', message: 'cursor is not valid' }]);
+  }
+  return { createdKey, jobId };
+}
+
+/** The day in Asia/Seoul of a date, as YYYY-MM-DD. */
+export function seoulDay(d: Date): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: SEOUL }).format(d);
+}
+
+/**
+ * Consecutive Seoul days with at least one analysis, ending today — or yesterday, so that a
+ * streak is not shown as broken in the morning before the day's first photo.
+ */
+export function streakDays(daysDesc: string[], now = new Date()): number {
+  const today = seoulDay(now);
+  const yesterday = seoulDay(new Date(now.getTime() - 86_400_000));
+  if (!daysDesc.length || (daysDesc[0] !== today && daysDesc[0] !== yesterday)) return 0;
+  let streak = 1;
+  for (let i = 1; i < daysDesc.length; i++) {
+    const prev = Date.parse(`${daysDesc[i - 1]}T00:00:00Z`);
+    const cur = Date.parse(`${daysDesc[i]}T00:00:00Z`);
+    if (prev - cur !== 86_400_000) break;
+    streak++;
+  }
+  return streak;
+}
+
+/**
+ * Analysis history (users.history). Written by the pipeline's save stage through
+ * `recordAnalysis` (idempotent on jobId), read by the /users/me/history endpoints.
+ */
+@Injectable()
+export class HistoryService implements OnModuleInit {
+  private readonly logger = new Logger(HistoryService.name);
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly accountEvents: AccountEvents,
+  ) {}
+
+  onModuleInit(): void {
+    // A guest folded into an existing account brings its history along.
+    this.accountEvents.onMerge((from, to, m) => this.moveHistory(from, to, m));
+  }
+
+  /**
+   * Records (or, for a redelivered or corrected job, refreshes) one analysis. A job whose user
+   * has been deleted meanwhile is dropped: the row would have nobody to belong to.
+   */
+  async recordAnalysis(entry: AnalysisRecord): Promise<void> {
+    try {
+      await this.dataSource.query(
+        `INSERT INTO users.history (job_id, user_id, created_at, status, items, job)
+         VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb)
+         ON CONFLICT (job_id) DO UPDATE
+           SET status = EXCLUDED.status, items = EXCLUDED.items, job = EXCLUDED.job
+         WHERE users.history.user_id = EXCLUDED.user_id`,
+        [
+          entry.jobId,
+          entry.userId,
+          entry.createdAt,
+          entry.status,
+          JSON.stringify(entry.items ?? []),
+          JSON.stringify(entry.job ?? {}),
+        ],
+      );
+    } catch (err) {
+      if ((err as { code?: string }).code === '23503') {
+        this.logger.warn(`history for job ${entry.jobId} dropped: user ${entry.userId} is gone`);
+        return;
+      }
+      throw err;
+    }
+  }
+
+  async list(userId: string, limit: number, cursor?: string): Promise<HistoryPage> {
+    const after = cursor ? decodeCursor(cursor) : undefined;
+    const rows = (await this.dataSource.query(
+      `SELECT job_id, created_at, status, items,
+              to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_key
+         FROM users.history
+        WHERE user_id = $1
+          AND ($2::timestamptz IS NULL OR (created_at, job_id) < ($2::timestamptz, $3::uuid))
+        ORDER BY created_at DESC, job_id DESC
+        LIMIT $4`,
+      [userId, after?.createdKey ?? null, after?.jobId ?? null, limit + 1],
+    )) as HistoryRow[];
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((r) => ({
+        jobId: r.job_id,
+        createdAt: new Date(r.created_at).toISOString(),
+        status: r.status,
+        items: r.items,
+      })),
+      nextCursor: rows.length > limit && last ? encodeCursor(last.created_key, last.job_id) : null,
+    };
+  }
+
+  /** The stored Job snapshot; someone else's job is simply not found. */
+  async get(userId: string, jobId: string): Promise<Record<string, unknown>> {
+    const rows = (await this.dataSource.query(
+      `SELECT job FROM users.history WHERE user_id = $1 AND job_id = $2`,
+      [userId, jobId],
+    )) as { job: Record<string, unknown> }[];
+    if (!rows[0]) throw ProblemException.notFound('History item');
+    return rows[0].job;
+  }
+
+  async remove(userId: string, jobId: string): Promise<void> {
+    const [, count] = (await this.dataSource.query(
+      `DELETE FROM users.history WHERE user_id = $1 AND job_id = $2`,
+      [userId, jobId],
+    )) as [unknown, number];
+    if (!count) throw ProblemException.notFound('History item');
+  }
+
+  async countByUser(userId: string): Promise<number> {
+    const rows = (await this.dataSource.query(
+      `SELECT count(*)::int AS n FROM users.history WHERE user_id = $1`,
+      [userId],
+    )) as { n: number }[];
+    return rows[0]?.n ?? 0;
+  }
+
+  /** analyses and streak count completed analyses; itemsByCategory counts their items. */
+  async stats(userId: string, now = new Date()): Promise<UserStats> {
+    const [totals, categories, days] = await Promise.all([
+      this.dataSource.query(
+        `SELECT count(*)::int AS n FROM users.history WHERE user_id = $1 AND status = 'completed'`,
+        [userId],
+      ) as Promise<{ n: number }[]>,
+      this.dataSource.query(
+        `SELECT item->>'categoryId' AS category_id, count(*)::int AS n
+           FROM users.history h, jsonb_array_elements(h.items) AS item
+          WHERE h.user_id = $1 AND h.status = 'completed' AND item ? 'categoryId'
+          GROUP BY 1`,
+        [userId],
+      ) as Promise<{ category_id: string; n: number }[]>,
+      this.dataSource.query(
+        `SELECT DISTINCT to_char(created_at AT TIME ZONE '${SEOUL}', 'YYYY-MM-DD') AS day
+           FROM users.history
+          WHERE user_id = $1 AND status = 'completed'
+          ORDER BY day DESC
+          LIMIT 3660`,
+        [userId],
+      ) as Promise<{ day: string }[]>,
+    ]);
+    return {
+      analyses: totals[0]?.n ?? 0,
+      itemsByCategory: Object.fromEntries(categories.map((c) => [c.category_id, c.n])),
+      streakDays: streakDays(
+        days.map((d) => d.day),
+        now,
+      ),
+    };
+  }
+
+  private async moveHistory(fromUserId: string, toUserId: string, m: EntityManager): Promise<void> {
+    await m.query(`UPDATE users.history SET user_id = $2 WHERE user_id = $1`, [
+      fromUserId,
+      toUserId,
+    ]);
+  }
+}
