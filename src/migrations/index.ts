@@ -2,6 +2,7 @@ import { MigrationInterface } from 'typeorm';
 import { CreateSchemas1764150000000 } from './1764150000000-create-schemas';
 import { AuthAccounts1764152000000 } from './1764152000000-auth-accounts';
 import { UsersHistory1764152100000 } from './1764152100000-users-history';
+import { LocationsCollectionPoints1764160600000 } from './1764160600000-locations-collection-points';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -13,4 +14,5 @@ export const MIGRATIONS: MigrationClass[] = [
   CreateSchemas1764150000000,
   AuthAccounts1764152000000,
   UsersHistory1764152100000,
+  LocationsCollectionPoints1764160600000,
 ];

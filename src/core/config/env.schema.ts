@@ -168,6 +168,8 @@ export const envSchema = z.object({
   RATE_LIMIT_ANALYZE_PER_IP: int(0).default(120),
   /** Proxies (ALB, ingress) that append to X-Forwarded-For in front of the API; 0 = none. */
   TRUSTED_PROXY_HOPS: int(0, 10).default(1),
+  /** `all` role only: import the bundled sample collection points at boot when the table is empty. */
+  LOCATIONS_SAMPLE_DATA: bool.default('true'),
 });
 
 export type Env = z.infer<typeof envSchema>;

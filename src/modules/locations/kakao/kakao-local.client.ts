@@ -1,0 +1,218 @@
+import { createHash } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Counter, Histogram } from 'prom-client';
+import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
+import { Metrics } from '../../../core/observability/metrics';
+import { RedisService } from '../../../core/redis/redis.service';
+
+/** One document of Kakao Local's keyword search, with x/y/distance parsed from their strings. */
+export interface KakaoPlace {
+  id: string;
+  name: string;
+  categoryName: string;
+  phone: string | null;
+  address: string;
+  lat: number;
+  lng: number;
+  placeUrl: string | null;
+  distanceM: number | null;
+}
+
+/** Wire format (CONTRACTS.md → Kakao Local): x, y and distance are strings. */
+interface KakaoDocument {
+  id: string;
+  place_name: string;
+  category_name?: string;
+  phone?: string;
+  address_name?: string;
+  road_address_name?: string;
+  x: string;
+  y: string;
+  place_url?: string;
+  distance?: string;
+}
+
+export type KakaoOutcome =
+  | 'ok'
+  | 'cache_hit'
+  | 'throttled'
+  | 'unauthorized'
+  | 'bad_request'
+  | 'server_error'
+  | 'timeout'
+  | 'network_error'
+  | 'bad_response';
+
+const CACHE_TTL_SECONDS = 86_400;
+/** Kakao's own limits: radius 0–20000 m, size 1–15. */
+const KAKAO_MAX_RADIUS = 20_000;
+const KAKAO_PAGE_SIZE = 15;
+
+class KakaoFailure extends Error {
+  constructor(
+    readonly outcome: KakaoOutcome,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Kakao Local keyword search, cached in Redis for a day. Never throws: on any failure (down,
+ * 429, 401/403, timeout, garbage) it logs, counts `locations_kakao_requests_total{outcome}` and
+ * returns null so the caller answers with our own data.
+ */
+@Injectable()
+export class KakaoLocalClient {
+  private readonly logger = new Logger(KakaoLocalClient.name);
+  private readonly requests: Counter<'outcome'>;
+  private readonly latency: Histogram<'outcome'>;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly redis: RedisService,
+    metrics: Metrics,
+  ) {
+    this.requests = metrics.counter(
+      'locations_kakao_requests_total',
+      'Kakao Local keyword searches by outcome (ok, cache_hit, throttled, unauthorized, timeout, ...)',
+      ['outcome'],
+    );
+    this.latency = metrics.histogram(
+      'locations_kakao_request_duration_seconds',
+      'Kakao Local HTTP call latency by outcome',
+      ['outcome'],
+      [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    );
+  }
+
+  get enabled(): boolean {
+    return Boolean(this.config.KAKAO_REST_API_KEY);
+  }
+
+  async keyword(q: {
+    query: string;
+    lat?: number;
+    lng?: number;
+    radiusM?: number;
+  }): Promise<KakaoPlace[] | null> {
+    if (!this.enabled) return null;
+    const params = new URLSearchParams({
+      query: q.query,
+      page: '1',
+      size: String(KAKAO_PAGE_SIZE),
+    });
+    if (q.lat !== undefined && q.lng !== undefined) {
+      // ~11 m rounding: nearby users share cache entries; distances are recomputed by the caller.
+      params.set('x', q.lng.toFixed(4));
+      params.set('y', q.lat.toFixed(4));
+      params.set('radius', String(Math.min(KAKAO_MAX_RADIUS, Math.round(q.radiusM ?? 5000))));
+      params.set('sort', 'distance');
+    }
+    const cacheKey = this.redis.key(
+      'locations',
+      'kakao',
+      createHash('sha256').update(params.toString()).digest('hex').slice(0, 32),
+    );
+    const cached = await this.redis.client.get(cacheKey).catch(() => null);
+    if (cached) {
+      this.requests.labels('cache_hit').inc();
+      return JSON.parse(cached) as KakaoPlace[];
+    }
+
+    const started = performance.now();
+    try {
+      const places = await this.call(params);
+      this.observe('ok', started);
+      await this.redis.client
+        .set(cacheKey, JSON.stringify(places), 'EX', CACHE_TTL_SECONDS)
+        .catch((err: Error) => this.logger.warn(`kakao cache write failed: ${err.message}`));
+      return places;
+    } catch (err) {
+      const failure =
+        err instanceof KakaoFailure
+          ? err
+          : new KakaoFailure('network_error', err instanceof Error ? err.message : String(err));
+      this.observe(failure.outcome, started);
+      this.logger.warn(
+        `Kakao Local keyword search failed (${failure.outcome}): ${failure.message}; answering with own data only`,
+      );
+      return null;
+    }
+  }
+
+  private observe(outcome: KakaoOutcome, started: number): void {
+    this.requests.labels(outcome).inc();
+    this.latency.labels(outcome).observe((performance.now() - started) / 1000);
+  }
+
+  private async call(params: URLSearchParams): Promise<KakaoPlace[]> {
+    const url = `${this.config.KAKAO_LOCAL_URL.replace(/\/$/, '')}/v2/local/search/keyword.json?${params}`;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        headers: { Authorization: `KakaoAK ${this.config.KAKAO_REST_API_KEY}` },
+        signal: AbortSignal.timeout(this.config.THIRD_PARTY_TIMEOUT_MS),
+      });
+    } catch (err) {
+      const name = (err as Error).name;
+      if (name === 'TimeoutError' || name === 'AbortError') {
+        throw new KakaoFailure(
+          'timeout',
+          `no answer within ${this.config.THIRD_PARTY_TIMEOUT_MS} ms`,
+        );
+      }
+      throw new KakaoFailure('network_error', (err as Error).message);
+    }
+    if (!res.ok) {
+      const body = await res.text().catch(() => '');
+      let detail = body.slice(0, 200);
+      try {
+        const e = JSON.parse(body) as { errorType?: string; message?: string };
+        if (e.errorType) detail = `${e.errorType}: ${e.message ?? ''}`;
+      } catch {
+        /* not JSON: keep the raw text */
+      }
+      const outcome: KakaoOutcome =
+        res.status === 429
+          ? 'throttled'
+          : res.status === 401 || res.status === 403
+            ? 'unauthorized'
+            : res.status >= 500
+              ? 'server_error'
+              : 'bad_request';
+      throw new KakaoFailure(outcome, `HTTP ${res.status} ${detail}`);
+    }
+    let body: { documents?: KakaoDocument[] };
+    try {
+      body = (await res.json()) as { documents?: KakaoDocument[] };
+    } catch (err) {
+      const name = (err as Error).name;
+      if (name === 'TimeoutError' || name === 'AbortError') {
+        throw new KakaoFailure('timeout', 'body not received in time');
+      }
+      throw new KakaoFailure('bad_response', 'body is not JSON');
+    }
+    if (!Array.isArray(body.documents)) {
+      throw new KakaoFailure('bad_response', 'no documents array');
+    }
+    return body.documents.flatMap((d) => {
+      const lat = Number(d.y);
+      const lng = Number(d.x);
+      if (!d.id || !d.place_name || !Number.isFinite(lat) || !Number.isFinite(lng)) return [];
+      return [
+        {
+          id: String(d.id),
+          name: d.place_name,
+          categoryName: d.category_name ?? '',
+          phone: d.phone ? d.phone : null,
+          address: d.road_address_name || d.address_name || '',
+          lat,
+          lng,
+          placeUrl: d.place_url ? d.place_url : null,
+          distanceM: d.distance ? Number(d.distance) : null,
+        },
+      ];
+    });
+  }
+}
