@@ -19,6 +19,8 @@ export interface AppModuleExtras {
   /** Extra modules/providers (tests register probe handlers this way). */
   imports?: ModuleMetadata['imports'];
   providers?: ModuleMetadata['providers'];
+  /** Boot the infrastructure only, without the feature modules (foundation tests use probes). */
+  withoutFeatures?: boolean;
 }
 
 /**
@@ -40,7 +42,7 @@ export class AppModule {
         RedisModule,
         MessagingModule.forRole(role),
         ...(usesDatabase ? [DatabaseModule.forRoot()] : []),
-        ...(role === 'beat'
+        ...(role === 'beat' || extras.withoutFeatures
           ? []
           : [
               AuthModule.forRole(config),

@@ -1,10 +1,9 @@
-import { RabbitMQModule } from '@golevelup/nestjs-rabbitmq';
+import { AmqpConnection } from '@golevelup/nestjs-rabbitmq';
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { AppRole } from '../config/roles';
 import { CONSUMED_QUEUES } from './consumed-queues.token';
-import { rabbitMqConfig } from './rabbitmq.config';
+import { AmqpConnectionCloser, amqpConnectionProvider } from './amqp-connection.provider';
 import { TaskConsumer } from './task-consumer';
 import { TaskPublisher } from './task-publisher';
 import { QueueName } from './topology';
@@ -26,19 +25,15 @@ export class MessagingModule {
     const consumes = ROLE_QUEUES[role];
     return {
       module: MessagingModule,
-      imports: [
-        DiscoveryModule,
-        RabbitMQModule.forRootAsync({
-          inject: [APP_CONFIG],
-          useFactory: (c: AppConfig) => rabbitMqConfig(c),
-        }),
-      ],
+      imports: [DiscoveryModule],
       providers: [
+        amqpConnectionProvider,
+        AmqpConnectionCloser,
         TaskPublisher,
         { provide: CONSUMED_QUEUES, useValue: consumes },
         ...(consumes.length ? [TaskConsumer] : []),
       ],
-      exports: [TaskPublisher, RabbitMQModule, CONSUMED_QUEUES],
+      exports: [AmqpConnection, TaskPublisher, CONSUMED_QUEUES],
     };
   }
 }
