@@ -153,6 +153,7 @@ export class HistoryService implements OnModuleInit {
 
   /** The stored Job snapshot; someone else's job is simply not found. */
   async get(userId: string, jobId: string): Promise<Record<string, unknown>> {
+    if (!UUID.test(jobId)) throw ProblemException.notFound('History item');
     const rows = (await this.dataSource.query(
       `SELECT job FROM users.history WHERE user_id = $1 AND job_id = $2`,
       [userId, jobId],
@@ -162,6 +163,7 @@ export class HistoryService implements OnModuleInit {
   }
 
   async remove(userId: string, jobId: string): Promise<void> {
+    if (!UUID.test(jobId)) throw ProblemException.notFound('History item');
     const [, count] = (await this.dataSource.query(
       `DELETE FROM users.history WHERE user_id = $1 AND job_id = $2`,
       [userId, jobId],

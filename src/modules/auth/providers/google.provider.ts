@@ -88,6 +88,7 @@ export class GoogleProvider {
         body: form({
           grant_type: 'authorization_code',
           code: body.code,
+          // The first accepted audience is the web client that codes are issued to.
           client_id: this.config.GOOGLE_CLIENT_IDS[0],
           client_secret: this.config.GOOGLE_CLIENT_SECRET,
           redirect_uri: body.redirectUri,

@@ -5,7 +5,6 @@ import {
   IsOptional,
   IsString,
   IsUrl,
-  IsUUID,
   Matches,
   Max,
   MaxLength,
@@ -68,9 +67,11 @@ export class HistoryQueryDto {
   cursor?: string;
 }
 
+/** Not validated as a UUID on purpose: any id that is not one of yours is simply 404. */
 export class JobIdParam {
   @ApiProperty({ format: 'uuid' })
-  @IsUUID()
+  @IsString()
+  @MaxLength(100)
   jobId!: string;
 }
 
