@@ -29,5 +29,7 @@ export interface Tokens {
   tokenType: string;
   expiresIn: number;
   isNewUser?: boolean;
+  /** Set when the answer is a problem document. */
+  code?: string;
   user: { id: string; nickname: string; email?: string; providers: string[] };
 }
