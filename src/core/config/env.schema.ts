@@ -129,6 +129,8 @@ export const envSchema = z.object({
   ROBOFLOW_LABEL_MAP: optionalString,
   LLM_PROVIDER: z.enum(['openai', 'none']).default('none'),
   LLM_TIMEOUT_MS: int(100).default(20000),
+  /** Retries of the OpenAI client on 408/409/429/5xx within LLM_TIMEOUT_MS (coaching). */
+  LLM_MAX_RETRIES: int(0, 5).default(1),
   OPENAI_BASE_URL: http.default('https://api.openai.com/v1'),
   OPENAI_API_KEY: optionalString,
   OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
