@@ -104,7 +104,8 @@ export class HistoryService implements OnModuleInit {
     try {
       await this.dataSource.query(
         `INSERT INTO users.history (job_id, user_id, created_at, status, items, job)
-         VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb)
+         SELECT $1, $2, $3, $4, $5::jsonb, $6::jsonb
+          WHERE EXISTS (SELECT 1 FROM auth.users WHERE id = $2)
          ON CONFLICT (job_id) DO UPDATE
            SET status = EXCLUDED.status, items = EXCLUDED.items, job = EXCLUDED.job
          WHERE users.history.user_id = EXCLUDED.user_id`,
