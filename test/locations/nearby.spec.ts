@@ -131,6 +131,19 @@ describe('locations: nearby search', () => {
     expect((body.errors as { field: string }[]).map((e) => e.field)).toContain(field);
   });
 
+  it('is described in the OpenAPI document', async () => {
+    const doc = (await (await fetch(`${app.url}/docs-json`)).json()) as {
+      paths: Record<string, unknown>;
+    };
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/v1/locations/nearby',
+        '/api/v1/locations/search',
+        '/api/v1/locations/{id}',
+      ]),
+    );
+  });
+
   it('requires a logged-in user', async () => {
     const res = await fetch(`${api}/locations/nearby?lat=37.5&lng=127`);
     expect(res.status).toBe(401);
@@ -177,8 +190,11 @@ describe('locations: nearby search', () => {
         types: ['lamp'],
         limit: 20,
       });
-      expect(plan).toContain('collection_points_earth_gist');
+      // An ordered (KNN) scan of the GiST index: no sequential scan, no sort of the whole box.
+      expect(plan).toContain('Index Scan using collection_points_earth_gist');
+      expect(plan).toMatch(/Order By: .*<->/);
       expect(plan).not.toContain('Seq Scan');
+      expect(plan).not.toContain('Sort');
     }
     const busan = await service.nearby({ lat: 35.15, lng: 129.05, radiusM: 20000, limit: 50 });
     expect(busan).toHaveLength(50);
