@@ -89,6 +89,16 @@ describe('login: guest, Kakao, Naver, Google (token, ID token, code)', () => {
     );
   });
 
+  it('simultaneous first logins of one person create one account', async () => {
+    const person = { id: '31337', nickname: '동시' };
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () => oauth('kakao', { accessToken: kakao.issueToken(person) })),
+    );
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(new Set(results.map((r) => r.body.user.id)).size).toBe(1);
+    expect(results.filter((r) => r.body.isNewUser)).toHaveLength(1);
+  });
+
   it('Kakao: unknown or expired token → 401; Kakao down or slow → 503', async () => {
     const bad = await oauth('kakao', { accessToken: 'not-a-kakao-token' });
     expect(bad.status).toBe(401);

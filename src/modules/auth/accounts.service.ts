@@ -42,6 +42,8 @@ export function toUserDto(row: UserRow): UserDto {
   };
 }
 
+class IdentityRace extends Error {}
+
 function guestNickname(): string {
   return `게스트-${randomBytes(2).toString('hex')}`;
 }
@@ -93,6 +95,16 @@ export class AccountsService {
    * empty guest account is deleted.
    */
   async loginWithIdentity(profile: ProviderProfile, guestId?: string): Promise<IdentityLogin> {
+    try {
+      return await this.loginOnce(profile, guestId);
+    } catch (err) {
+      // Two first logins of one person raced and the other created the account: join it.
+      if (err instanceof IdentityRace) return this.loginOnce(profile, guestId);
+      throw err;
+    }
+  }
+
+  private loginOnce(profile: ProviderProfile, guestId?: string): Promise<IdentityLogin> {
     return this.dataSource.transaction(async (m) => {
       const existing = (await m.query(
         `SELECT user_id FROM auth.identities WHERE provider = $1 AND provider_user_id = $2`,
@@ -139,17 +151,14 @@ export class AccountsService {
           ],
         );
       }
-      // ON CONFLICT: two first logins of the same person racing; the loser's insert is dropped
-      // and its transaction rolled back so the caller can retry into the winner's account.
+      // ON CONFLICT: the loser of a race of two first logins rolls back and retries.
       const inserted = (await m.query(
         `INSERT INTO auth.identities (user_id, provider, provider_user_id, email)
          VALUES ($1, $2, $3, $4)
          ON CONFLICT (provider, provider_user_id) DO NOTHING RETURNING id`,
         [userId, profile.provider, profile.providerUserId, profile.email ?? null],
       )) as { id: string }[];
-      if (!inserted.length) {
-        throw ProblemException.unavailable('Concurrent login for this account; please retry');
-      }
+      if (!inserted.length) throw new IdentityRace();
       return { user: await this.get(userId, m), isNewUser };
     });
   }

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../../core/config/app-config';
 import { ProblemException } from '../../core/http/problem';
 import { RateLimitService } from '../../core/http/rate-limit.service';
+import { Metrics } from '../../core/observability/metrics';
 import { AccountsService } from './accounts.service';
 import { AuthSession, AuthUser } from './current-user.decorator';
 import { OAuthLoginDto } from './dto/auth-requests.dto';
@@ -13,20 +14,52 @@ import { TokenService } from './token.service';
 /** The login flows: guest, social (three forms), refresh, logout. */
 @Injectable()
 export class AuthService {
+  private readonly attempts;
+
   constructor(
     private readonly accounts: AccountsService,
     private readonly tokens: TokenService,
     private readonly oauthVerifier: OAuthVerifier,
     private readonly limits: RateLimitService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
-
-  async guest(): Promise<TokensDto> {
-    const user = await this.accounts.createGuest();
-    return { ...(await this.tokens.issue(user.id)), user };
+    metrics: Metrics,
+  ) {
+    this.attempts = metrics.counter(
+      'auth_attempts_total',
+      'Logins and refreshes by method (guest, kakao, naver, google, refresh) and outcome',
+      ['method', 'outcome'],
+    );
   }
 
-  async oauth(
+  /** Counts the outcome: ok, or the problem code (UNAUTHORIZED, RATE_LIMITED, …). */
+  private async counted<T>(method: string, work: () => Promise<T>): Promise<T> {
+    try {
+      const result = await work();
+      this.attempts.labels(method, 'ok').inc();
+      return result;
+    } catch (err) {
+      this.attempts.labels(method, err instanceof ProblemException ? err.code : 'ERROR').inc();
+      throw err;
+    }
+  }
+
+  guest(): Promise<TokensDto> {
+    return this.counted('guest', async () => {
+      const user = await this.accounts.createGuest();
+      return { ...(await this.tokens.issue(user.id)), user };
+    });
+  }
+
+  oauth(
+    provider: OAuthProvider,
+    body: OAuthLoginDto,
+    caller?: AuthUser,
+    session?: AuthSession,
+  ): Promise<OAuthTokensDto> {
+    return this.counted(provider, () => this.oauthLogin(provider, body, caller, session));
+  }
+
+  private async oauthLogin(
     provider: OAuthProvider,
     body: OAuthLoginDto,
     caller?: AuthUser,
@@ -49,7 +82,11 @@ export class AuthService {
     return { ...tokens, user: login.user, isNewUser: login.isNewUser };
   }
 
-  async refresh(refreshToken: string): Promise<TokensDto> {
+  refresh(refreshToken: string): Promise<TokensDto> {
+    return this.counted('refresh', () => this.rotate(refreshToken));
+  }
+
+  private async rotate(refreshToken: string): Promise<TokensDto> {
     const claims = await this.tokens.verify(refreshToken, 'refresh');
     await this.limits.consume(
       'refresh:user',

@@ -76,7 +76,12 @@ export class TokenService {
       this.config.JWT_REFRESH_TTL,
       refreshJti,
     );
-    await (manager ?? this.dataSource.manager).query(
+    const db = manager ?? this.dataSource.manager;
+    // Housekeeping: a user's expired tokens are no longer needed, not even for reuse detection.
+    await db.query(`DELETE FROM auth.refresh_tokens WHERE user_id = $1 AND expires_at < now()`, [
+      userId,
+    ]);
+    await db.query(
       `INSERT INTO auth.refresh_tokens (id, family_id, user_id, token_hash, expires_at)
        VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))`,
       [refreshJti, familyId, userId, sha256(refreshToken), this.config.JWT_REFRESH_TTL],
