@@ -25,6 +25,9 @@ interface Entry {
 /** Scores, best first: exact > prefix > substring > query contains the term > typo match. */
 export const SCORE = { exact: 1000, prefix: 900, substring: 800, contains: 600, fuzzy: 500 };
 const RELATIVE_CUTOFF = 0.5;
+/** Lowest score of a text match (query contains an alias); highest possible typo score + 1. */
+const TEXT_MATCH_FLOOR = SCORE.contains * 0.95;
+const FUZZY_CEILING = SCORE.fuzzy + 51;
 
 /**
  * An in-memory index over short terms (item names and aliases), built once at boot. Every query
@@ -91,8 +94,9 @@ export class TermIndex<T> {
     }
 
     const ranked = [...best.entries()].sort((a, b) => b[1].score - a[1].score || a[0] - b[0]);
-    // Typo matches are noise next to a real (exact/prefix/substring) match: keep those within reach.
-    const floor = ranked.length ? ranked[0][1].score * RELATIVE_CUTOFF : 0;
+    // Typo matches are noise next to a real (exact/prefix/substring) match: drop them then.
+    const topScore = ranked.length ? ranked[0][1].score : 0;
+    const floor = topScore >= TEXT_MATCH_FLOOR ? FUZZY_CEILING : topScore * RELATIVE_CUTOFF;
     return ranked
       .filter(([, hit]) => hit.score >= floor)
       .slice(0, Math.max(0, limit))
