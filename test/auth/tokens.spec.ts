@@ -68,6 +68,25 @@ describe('tokens: access-token checks, refresh rotation and reuse, logout', () =
     expect((await call('GET', `${api}/probe-auth`)).status).toBe(401);
   });
 
+  it('the OpenAPI document describes the auth and users endpoints and their bearer auth', async () => {
+    const doc = (await (await fetch(`${app.url}/docs-json`)).json()) as {
+      paths: Record<string, Record<string, { security?: unknown[] }>>;
+    };
+    for (const path of [
+      '/api/v1/auth/guest',
+      '/api/v1/auth/oauth/{provider}',
+      '/api/v1/auth/refresh',
+      '/api/v1/auth/logout',
+      '/api/v1/users/me',
+      '/api/v1/users/me/history',
+      '/api/v1/users/me/history/{jobId}',
+    ]) {
+      expect(doc.paths[path]).toBeDefined();
+    }
+    expect(doc.paths['/api/v1/users/me'].get.security).toEqual([{ bearer: [] }]);
+    expect(doc.paths['/api/v1/auth/logout'].post.security).toEqual([{ bearer: [] }]);
+  });
+
   it('access tokens are HS256 JWTs with sub, typ, jti, fam, iat, exp', async () => {
     const login = await guestLogin(app.url!);
     const [header, payload] = login.accessToken
