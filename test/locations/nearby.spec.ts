@@ -165,6 +165,10 @@ describe('locations: nearby search', () => {
     const items = await service.nearby({ ...CENTER, radiusM: 5000, types: ['lamp'], limit: 5 });
     expect(items.map((i) => i.name)).toEqual(['형광등·건전지함']);
     expect(await service.nearby({ lat: 95, lng: 127, radiusM: 1000 })).toEqual([]);
+    // A radius that is not a number falls back to 1 km rather than reaching SQL as NaN.
+    const fallback = await service.nearby({ ...CENTER, radiusM: NaN });
+    expect(fallback.length).toBeGreaterThan(0);
+    expect(fallback.every((i) => i.distanceM! <= 1000)).toBe(true);
     // A radius above the cap is clamped to 20 km, not rejected.
     const far = await service.nearby({ ...CENTER, radiusM: 1e7 });
     expect(far.map((i) => i.name)).toContain('먼 재활용센터');

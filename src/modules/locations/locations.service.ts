@@ -28,7 +28,9 @@ export interface SearchQuery {
   limit?: number;
 }
 
-const clamp = (v: number, min: number, max: number) => Math.min(max, Math.max(min, v));
+/** Into [min, max]; NaN/Infinity/undefined give the fallback. */
+const clamp = (v: number | undefined, min: number, max: number, fallback: number) =>
+  v !== undefined && Number.isFinite(v) ? Math.min(max, Math.max(min, v)) : fallback;
 
 /**
  * Collection points: nearby search (our table, geo-indexed), keyword search (ours plus Kakao
@@ -56,9 +58,9 @@ export class LocationsService {
     return this.points.nearby({
       lat: q.lat,
       lng: q.lng,
-      radiusM: clamp(q.radiusM, 1, MAX_RADIUS_M),
+      radiusM: clamp(q.radiusM, 1, MAX_RADIUS_M, 1000),
       types: q.types,
-      limit: clamp(Math.floor(q.limit ?? DEFAULT_LIMIT), 1, MAX_LIMIT),
+      limit: Math.floor(clamp(q.limit, 1, MAX_LIMIT, DEFAULT_LIMIT)),
     });
   }
 
@@ -72,9 +74,9 @@ export class LocationsService {
    * phone/placeUrl we lack). A Kakao failure only costs its results (the client logs and counts).
    */
   async search(q: SearchQuery): Promise<LocationDto[]> {
-    const limit = clamp(Math.floor(q.limit ?? DEFAULT_LIMIT), 1, MAX_LIMIT);
+    const limit = Math.floor(clamp(q.limit, 1, MAX_LIMIT, DEFAULT_LIMIT));
     const hasPoint = q.lat !== undefined && q.lng !== undefined;
-    const radiusM = clamp(q.radiusM ?? MAX_RADIUS_M, 1, MAX_RADIUS_M);
+    const radiusM = clamp(q.radiusM, 1, MAX_RADIUS_M, MAX_RADIUS_M);
     const [own, places] = await Promise.all([
       this.points.search({ text: q.q, lat: q.lat, lng: q.lng, radiusM, limit }),
       this.kakao.keyword({ query: q.q, lat: q.lat, lng: q.lng, radiusM }),

@@ -157,7 +157,7 @@ export function parseCollectionPointsCsv(bytes: Buffer, options: CsvImportOption
   if (col.road === undefined && col.jibun === undefined) missing.push('address (도로명주소)');
   if (missing.length) {
     throw new CsvFormatError(
-      `required columns not found: ${missing.join(', ')} (header: ${header.join(', ')})`,
+      `required columns not found: ${missing.join(', ')} (header read as ${used}: ${header.join(', ')})`,
     );
   }
 
