@@ -22,6 +22,7 @@ import {
 } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { APP_CONFIG, AppConfig } from '../../core/config/app-config';
+import { ProblemException } from '../../core/http/problem';
 import { RateLimitService } from '../../core/http/rate-limit.service';
 import { JwtAuthGuard, OptionalJwtAuthGuard } from './auth.guard';
 import { AuthService } from './auth.service';
@@ -68,7 +69,16 @@ export class AuthController {
   @ApiUnauthorizedResponse({ description: 'The provider rejected the token or code' })
   async oauth(
     @Req() req: Request,
-    @Param('provider', new ParseEnumPipe(OAUTH_PROVIDERS)) provider: OAuthProvider,
+    @Param(
+      'provider',
+      new ParseEnumPipe(OAUTH_PROVIDERS, {
+        exceptionFactory: () =>
+          ProblemException.validation([
+            { field: 'provider', message: `provider must be one of ${OAUTH_PROVIDERS.join(', ')}` },
+          ]),
+      }),
+    )
+    provider: OAuthProvider,
     @Body() body: OAuthLoginDto,
     @CurrentUser() user?: AuthUser,
     @CurrentSession() session?: AuthSession,
