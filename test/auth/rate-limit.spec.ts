@@ -7,7 +7,7 @@ import { Tokens, call } from './http';
  * Rate limits live in Redis, so two API replicas share them. Clients are told apart by the
  * address our proxy appended to X-Forwarded-For (TRUSTED_PROXY_HOPS=1).
  */
-describe('rate limits: login, refresh (per IP and per user), across replicas', () => {
+describe('two API replicas: shared rate limits and deny list', () => {
   let iso: Isolation;
   let apps: RunningApp[];
   const limits = {
@@ -82,5 +82,18 @@ describe('rate limits: login, refresh (per IP and per user), across replicas', (
     const statuses: number[] = [];
     for (let i = 0; i < 7; i++) statuses.push((await refresh(i % 2, ip, `guess-${i}`)).status);
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
+  });
+
+  it('logout on one replica makes the access token fail on the other at once', async () => {
+    const login = await guest(0, '203.0.113.40');
+    const me = (replica: number) =>
+      call('GET', `${apps[replica].url}/api/v1/users/me`, { token: login.body.accessToken });
+    expect((await me(1)).status).toBe(200);
+    const out = await call('POST', `${apps[0].url}/api/v1/auth/logout`, {
+      token: login.body.accessToken,
+      body: { refreshToken: login.body.refreshToken },
+    });
+    expect(out.status).toBe(204);
+    expect((await me(1)).status).toBe(401);
   });
 });
