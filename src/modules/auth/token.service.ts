@@ -57,10 +57,6 @@ export class TokenService {
     );
   }
 
-  get accessTtl(): number {
-    return this.config.JWT_ACCESS_TTL;
-  }
-
   /** Issues a new pair; a new family (login) unless `familyId` continues one. */
   async issue(
     userId: string,
