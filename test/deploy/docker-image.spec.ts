@@ -9,6 +9,7 @@ import {
   statSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TEST_JWT_SECRET } from '../support/app';
 import { Isolation, isolate } from '../support/isolation';
@@ -23,7 +24,22 @@ import { Container, ROOT, Workload, envOf, named, render } from './k8s';
  * chart gives it, as the image's user when this machine lets us switch users.
  */
 
-const CACHE = join(ROOT, '.tmp/docker-replay');
+/** Can `uid` read and traverse `dir`? (A checkout under a private home directory is not.) */
+function canAccessAs(user: { uid: number; gid: number }, dir: string): boolean {
+  try {
+    execFileSync(
+      process.execPath,
+      [
+        '-e',
+        `require('fs').accessSync(${JSON.stringify(dir)}, require('fs').constants.R_OK | require('fs').constants.X_OK)`,
+      ],
+      { uid: user.uid, gid: user.gid, stdio: 'pipe' },
+    );
+    return true;
+  } catch {
+    return false;
+  }
+}
 const ROLES = ['api', 'fast', 'external', 'bulk', 'beat'] as const;
 
 function freePort(): Promise<number> {
@@ -84,7 +100,21 @@ describe('Dockerfile replay: one production-only image boots every role', () => 
   const chart = render();
   const prodChart = render({ values: [join(ROOT, 'deploy/helm/waste-coach/values-prod.yaml')] });
 
+  let CACHE = join(ROOT, '.tmp/docker-replay');
+
   beforeAll(async () => {
+    const imageUser = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))
+      .stages.at(-1)!
+      .instructions.filter((i) => i.cmd === 'USER')
+      .map((i) => ({
+        uid: Number(i.args.split(':')[0]),
+        gid: Number(i.args.split(':')[1] ?? i.args),
+      }))
+      .at(-1);
+    if (process.getuid?.() === 0 && imageUser && !canAccessAs(imageUser, ROOT)) {
+      // The image's user could not read a replay inside this checkout: replay under /tmp.
+      CACHE = join(tmpdir(), 'waste-coach-docker-replay');
+    }
     if (!existsSync(join(ROOT, 'dist/main.js'))) {
       execFileSync('npx', ['nest', 'build'], { cwd: ROOT, stdio: 'pipe', timeout: 240_000 });
     }
