@@ -1,5 +1,6 @@
 import { RunningApp } from '../../src/app/bootstrap';
 import { MetricsServer } from '../../src/core/observability/metrics.server';
+import { RedisService } from '../../src/core/redis/redis.service';
 import { LocationsService } from '../../src/modules/locations/locations.service';
 import { bootRole } from '../support/app';
 import { bearer, guestLogin } from '../support/auth';
@@ -98,6 +99,11 @@ describe('locations: search with Kakao Local', () => {
     return { status: res.status, body: (await res.json()) as { items: Item[]; code?: string } };
   };
 
+  async function clearThrottlePause(): Promise<void> {
+    const redis = app.app.get(RedisService);
+    await redis.client.del(redis.key('locations', 'kakao', 'throttled'));
+  }
+
   async function kakaoCounter(outcome: string): Promise<number> {
     const port = app.app.get(MetricsServer).port;
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -160,6 +166,7 @@ describe('locations: search with Kakao Local', () => {
     'Kakao %s: our own results still come back and the failure is counted',
     async (_l, outcome, arm) => {
       kakao.reset();
+      await clearThrottlePause();
       arm();
       const before = await kakaoCounter(outcome);
       // A distinct query per case so the cache does not answer.
@@ -173,6 +180,24 @@ describe('locations: search with Kakao Local', () => {
       expect(await kakaoCounter(outcome)).toBe(before + 1);
     },
   );
+
+  it('after a 429, every replica leaves Kakao alone for a while', async () => {
+    kakao.reset();
+    await clearThrottlePause();
+    kakao.failNext(KAKAO_ERRORS.throttled);
+    await search(`q=${encodeURIComponent('시청')}`);
+    const skipped = await kakaoCounter('skipped_throttled');
+    const { status, body } = await search(`q=${encodeURIComponent('시청 의류')}`);
+    expect(status).toBe(200);
+    expect(body.items.map((i) => i.name)).toEqual([OURS.name]);
+    expect(kakao.requests).toHaveLength(1);
+    expect(await kakaoCounter('skipped_throttled')).toBe(skipped + 1);
+    const redis = app.app.get(RedisService);
+    const ttl = await redis.client.ttl(redis.key('locations', 'kakao', 'throttled'));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60);
+    await clearThrottlePause();
+  });
 
   it('without a point, searches everywhere and Kakao distances are null', async () => {
     kakao.reset();

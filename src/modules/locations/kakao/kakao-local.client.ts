@@ -35,6 +35,7 @@ interface KakaoDocument {
 export type KakaoOutcome =
   | 'ok'
   | 'cache_hit'
+  | 'skipped_throttled'
   | 'throttled'
   | 'unauthorized'
   | 'bad_request'
@@ -47,11 +48,14 @@ const CACHE_TTL_SECONDS = 86_400;
 /** Kakao's own limits: radius 0–20000 m, size 1–15. */
 const KAKAO_MAX_RADIUS = 20_000;
 const KAKAO_PAGE_SIZE = 15;
+/** After a 429 without Retry-After, leave Kakao alone this long (all replicas, via Redis). */
+const THROTTLE_PAUSE_SECONDS = 60;
 
 class KakaoFailure extends Error {
   constructor(
     readonly outcome: KakaoOutcome,
     message: string,
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }
@@ -60,7 +64,8 @@ class KakaoFailure extends Error {
 /**
  * Kakao Local keyword search, cached in Redis for a day. Never throws: on any failure (down,
  * 429, 401/403, timeout, garbage) it logs, counts `locations_kakao_requests_total{outcome}` and
- * returns null so the caller answers with our own data.
+ * returns null so the caller answers with our own data. After a 429 every replica leaves Kakao
+ * alone for Retry-After (or 60 s): those searches count as `skipped_throttled`.
  */
 @Injectable()
 export class KakaoLocalClient {
@@ -120,6 +125,13 @@ export class KakaoLocalClient {
       return JSON.parse(cached) as KakaoPlace[];
     }
 
+    // Kakao said 429 recently: don't spend the user's time on a call that will be refused.
+    const pausedKey = this.redis.key('locations', 'kakao', 'throttled');
+    if (await this.redis.client.exists(pausedKey).catch(() => 0)) {
+      this.requests.labels('skipped_throttled').inc();
+      return null;
+    }
+
     const started = performance.now();
     try {
       const places = await this.call(params);
@@ -134,6 +146,10 @@ export class KakaoLocalClient {
           ? err
           : new KakaoFailure('network_error', err instanceof Error ? err.message : String(err));
       this.observe(failure.outcome, started);
+      if (failure.outcome === 'throttled') {
+        const pause = failure.retryAfterSeconds ?? THROTTLE_PAUSE_SECONDS;
+        await this.redis.client.set(pausedKey, '1', 'EX', pause).catch(() => undefined);
+      }
       this.logger.warn(
         `Kakao Local keyword search failed (${failure.outcome}): ${failure.message}; answering with own data only`,
       );
@@ -181,7 +197,12 @@ export class KakaoLocalClient {
             : res.status >= 500
               ? 'server_error'
               : 'bad_request';
-      throw new KakaoFailure(outcome, `HTTP ${res.status} ${detail}`);
+      const retryAfter = Number(res.headers.get('retry-after'));
+      throw new KakaoFailure(
+        outcome,
+        `HTTP ${res.status} ${detail}`,
+        Number.isInteger(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, 3600) : undefined,
+      );
     }
     let body: { documents?: KakaoDocument[] };
     try {
