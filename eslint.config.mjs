@@ -26,4 +26,9 @@ export default tseslint.config(
     files: ['bench/**', 'scripts/**', 'test/**'],
     rules: { 'no-console': 'off' },
   },
+  {
+    // Plain CommonJS scripts (fixtures run with node against dist/, config files).
+    files: ['**/*.js', '**/*.cjs'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );

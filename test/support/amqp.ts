@@ -9,7 +9,9 @@ export class QueueProbe {
 
   static async connect(url: string): Promise<QueueProbe> {
     const conn = await amqp.connect(url);
+    conn.on('error', () => undefined);
     const channel = await conn.createChannel();
+    channel.on('error', () => undefined);
     return new QueueProbe(conn, channel);
   }
 

@@ -59,6 +59,7 @@ export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 /** Default code for a status when the thrower did not give one. */
 export function codeForStatus(status: number): string {
   const name = HttpStatus[status] as string | undefined;
+  if (status === 400) return 'VALIDATION_FAILED';
   if (status === 401) return 'UNAUTHORIZED';
   if (status === 413) return 'PAYLOAD_TOO_LARGE';
   if (status === 415) return 'UNSUPPORTED_MEDIA_TYPE';

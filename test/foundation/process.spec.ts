@@ -1,0 +1,117 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { QueueProbe, waitFor } from '../support/amqp';
+import { TEST_JWT_SECRET } from '../support/app';
+import { Isolation, isolate } from '../support/isolation';
+
+const ROOT = join(__dirname, '..', '..');
+
+function run(script: string, env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [join(ROOT, script)], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+async function finish(
+  child: ChildProcess,
+): Promise<{ code: number | null; signal: string | null; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+  return { code, signal, out, err };
+}
+
+describe('processes: bad configuration and graceful shutdown (compiled dist/)', () => {
+  let iso: Isolation;
+  let redis: Redis;
+  beforeAll(async () => {
+    iso = await isolate('process');
+    redis = new Redis(iso.env.REDIS_URL);
+  });
+  afterAll(async () => {
+    await redis.quit();
+    await iso.cleanup();
+  });
+
+  it('an unknown role stops the process with a message naming it', async () => {
+    const r = await finish(run('dist/main.js', { ...iso.env, APP_ROLE: 'wizard' }));
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(
+      'APP_ROLE: expected one of api, fast, external, bulk, beat, all (got "wizard")',
+    );
+  });
+
+  it('each bad variable is named, and a missing production secret too', async () => {
+    const r = await finish(
+      run('dist/worker.js', {
+        ...iso.env,
+        APP_ROLE: 'fast',
+        PORT: 'eighty',
+        DATABASE_URL: 'mysql://nope',
+        CACHE_TTL_DAYS: '0',
+        STORAGE_DRIVER: 'ftp',
+      }),
+    );
+    expect(r.code).toBe(1);
+    for (const name of ['PORT', 'DATABASE_URL', 'CACHE_TTL_DAYS', 'STORAGE_DRIVER']) {
+      expect(r.err).toMatch(new RegExp(`^  - ${name}: `, 'm'));
+    }
+    const noSecret = await finish(run('dist/worker.js', { ...iso.env, APP_ROLE: 'bulk' }));
+    expect(noSecret.code).toBe(1);
+    expect(noSecret.err).toContain('JWT_SECRET: required when APP_ROLE is bulk');
+  });
+
+  it('the worker entry refuses HTTP roles', async () => {
+    const r = await finish(
+      run('dist/worker.js', { ...iso.env, APP_ROLE: 'api', JWT_SECRET: TEST_JWT_SECRET }),
+    );
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('serves HTTP');
+  });
+
+  it('SIGTERM during slow handlers finishes them, acks them, and loses nothing', async () => {
+    const env = { ...iso.env, APP_ROLE: 'fast', JWT_SECRET: TEST_JWT_SECRET, PREFETCH_FAST: '4' };
+    const worker = run('test/fixtures/probe-worker.js', env);
+    let stdout = '';
+    worker.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    const exited = finish(worker);
+    await waitFor('worker ready', () => stdout.includes('READY'), 30_000);
+    const probe = await QueueProbe.connect(iso.rabbitUrl);
+    try {
+      await waitFor(
+        'consumer attached',
+        async () => (await probe.channel.checkQueue('q.fast')).consumerCount === 1,
+        10_000,
+      );
+      for (const tag of ['m1', 'm2', 'm3']) {
+        probe.channel.publish(
+          'tasks',
+          'waste.high.download',
+          Buffer.from(JSON.stringify({ tag, sleepMs: 1500 })),
+          {
+            persistent: true,
+            headers: { 'x-attempt': 1 },
+          },
+        );
+      }
+      const key = (l: string) => `${iso.redisPrefix}:probe:${l}`;
+      await waitFor('all three in flight', async () => (await redis.llen(key('started'))) === 3);
+      worker.kill('SIGTERM');
+      const r = await exited;
+      expect(r.signal === 'SIGTERM' || r.code === 0).toBe(true);
+      expect((await redis.lrange(key('done'), 0, -1)).sort()).toEqual(['m1', 'm2', 'm3']);
+      // Acked before the connection closed: nothing is waiting to be redelivered.
+      expect(await probe.depth('q.fast')).toBe(0);
+      expect(await probe.depth('q.dlq')).toBe(0);
+    } finally {
+      await probe.close();
+      if (worker.exitCode === null) worker.kill('SIGKILL');
+    }
+  });
+});
