@@ -1,6 +1,18 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
 import { ProblemException } from '../../core/http/problem';
+import { RateLimitService } from '../../core/http/rate-limit.service';
+import { JwtAuthGuard } from '../auth/auth.guard';
+import { AuthUser, CurrentUser } from '../auth/current-user.decorator';
 import { CoachingService } from './coaching.service';
 import {
   CategoryDto,
@@ -12,15 +24,23 @@ import {
 } from './dto/recycling.dto';
 import { RecyclingService } from './recycling.service';
 
+/** Coaching may call the LLM: a per-user budget keeps one client from running up the bill. */
+const FEEDBACK_PER_MINUTE = 30;
+
 @ApiTags('recycling')
+@ApiBearerAuth()
+@ApiUnauthorizedResponse({ description: 'No or invalid access token (problem details)' })
+@UseGuards(JwtAuthGuard)
 @Controller('recycling')
 export class RecyclingController {
   constructor(
     private readonly recycling: RecyclingService,
     private readonly coaching: CoachingService,
+    private readonly limits: RateLimitService,
   ) {}
 
   @Get('categories')
+  @ApiOperation({ summary: 'Every disposal category with its bin, ordered steps and cautions' })
   @ApiOkResponse({ type: [CategoryDto] })
   categories(@Query() query: LocaleQueryDto): CategoryDto[] {
     return this.recycling.listCategoryViews(query.locale);
@@ -36,15 +56,32 @@ export class RecyclingController {
   }
 
   @Get('search')
+  @ApiOperation({
+    summary: 'Items by Korean or English name; spacing, partial words and typos tolerated',
+  })
   @ApiOkResponse({ type: SearchResponseDto })
+  @ApiBadRequestResponse({
+    description: 'VALIDATION_FAILED: missing/too long q, bad limit or locale',
+  })
   search(@Query() query: SearchQueryDto): SearchResponseDto {
     return { items: this.recycling.search(query.q, query.limit ?? 10, query.locale) };
   }
 
   @Post('feedback')
   @HttpCode(200)
+  @ApiOperation({
+    summary: 'Coaching text for a classification (LLM grounded on the rules, or rule text)',
+  })
   @ApiOkResponse({ type: FeedbackResponseDto })
-  async feedback(@Body() body: FeedbackRequestDto): Promise<FeedbackResponseDto> {
+  @ApiBadRequestResponse({ description: 'VALIDATION_FAILED: unknown category, unknown fields' })
+  @ApiTooManyRequestsResponse({
+    description: `RATE_LIMITED: more than ${FEEDBACK_PER_MINUTE} a minute`,
+  })
+  async feedback(
+    @CurrentUser() user: AuthUser,
+    @Body() body: FeedbackRequestDto,
+  ): Promise<FeedbackResponseDto> {
+    await this.limits.consume('recycling:feedback', user.id, FEEDBACK_PER_MINUTE, 60);
     const { message, source } = await this.coaching.coach({
       items: body.items.map((i) => ({ categoryId: i.categoryId, label: i.label })),
       hint: body.hint,

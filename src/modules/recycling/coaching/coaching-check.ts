@@ -38,7 +38,7 @@ export function checkAnswer(
   }
   const hangul = message.match(HANGUL)?.length ?? 0;
   const latin = message.match(LATIN)?.length ?? 0;
-  if (locale === 'ko' && hangul === 0)
+  if (locale === 'ko' && (hangul === 0 || latin > hangul))
     return { ok: false, reason: 'invalid', detail: 'not Korean' };
   if (locale === 'en' && hangul > latin)
     return { ok: false, reason: 'invalid', detail: 'not English' };
@@ -53,9 +53,6 @@ export function checkAnswer(
   const text = normalize(message);
   const ground = normalize(grounding);
   const ownTerms = detected.flatMap((c) => binTerms(c, locale));
-  if (!ownTerms.some((t) => text.includes(t))) {
-    return { ok: false, reason: 'invalid', detail: 'message does not name the bin' };
-  }
   for (const other of all) {
     if (detectedIds.has(other.id)) continue;
     for (const term of binTerms(other, locale)) {
@@ -67,6 +64,9 @@ export function checkAnswer(
         detail: `names the ${other.id} bin ("${term}")`,
       };
     }
+  }
+  if (!ownTerms.some((t) => text.includes(t))) {
+    return { ok: false, reason: 'invalid', detail: 'message does not name the bin' };
   }
   return { ok: true };
 }
