@@ -6,6 +6,7 @@ import { load } from 'js-yaml';
 import { loadConfig } from '../../src/core/config/app-config';
 import { envSchema } from '../../src/core/config/env.schema';
 import { CHART, K8sObject, ROOT, Workload, byKind, render, schemaProblems } from './k8s';
+import { unknownFields } from './k8s-strict';
 
 interface Step {
   name?: string;
@@ -197,6 +198,7 @@ describe('deploy/argocd/waste-coach.yaml', () => {
 
   it('is a valid Argo CD Application syncing the chart automatically with prune and self-heal', () => {
     expect(schemaProblems(app)).toEqual([]);
+    expect(unknownFields([app])).toEqual([]);
     expect(app.kind).toBe('Application');
     expect(spec.syncPolicy.automated).toEqual({ prune: true, selfHeal: true });
     expect(spec.source.targetRevision).toBe('main');

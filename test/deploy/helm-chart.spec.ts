@@ -15,6 +15,7 @@ import {
   schemaProblems,
   secretKeysOf,
 } from './k8s';
+import { unknownFields } from './k8s-strict';
 
 const ROLES = ['api', 'fast', 'external', 'bulk', 'beat'] as const;
 const MODULES = ['auth', 'users', 'waste', 'recycling', 'locations'] as const;
@@ -86,6 +87,8 @@ describe('helm chart deploy/helm/waste-coach', () => {
     for (const objs of [def, prod, everything]) {
       expect(objs.length).toBeGreaterThan(20);
       expect(objs.flatMap(schemaProblems)).toEqual([]);
+      // The OpenAPI schemas allow unknown properties; the typed models do not.
+      expect(unknownFields(objs)).toEqual([]);
     }
     const kinds = new Set([...def, ...prod, ...everything].map((o) => o.kind));
     for (const k of [
@@ -108,12 +111,17 @@ describe('helm chart deploy/helm/waste-coach', () => {
     }
   });
 
-  it('the schema check itself catches a broken manifest', () => {
+  it('the schema checks themselves catch a broken manifest and a misspelt field', () => {
     const bad = structuredClone(named<Workload>(def, 'Deployment', 'waste-coach-api'));
-    (bad.spec.template.spec.containers[0] as unknown as Record<string, unknown>).ports = [
-      { name: 'http', containerPort: 'three-thousand' },
-    ];
+    const c = bad.spec.template.spec.containers[0] as unknown as Record<string, unknown>;
+    c.ports = [{ name: 'http', containerPort: 'three-thousand' }];
     expect(schemaProblems(bad).join()).toMatch(/containerPort must be integer/);
+    c.ports = [{ name: 'http', containerPort: 3000 }];
+    c.readynessProbe = c.readinessProbe;
+    expect(schemaProblems(bad)).toEqual([]);
+    expect(unknownFields([bad])).toEqual([
+      'Deployment/waste-coach-api.spec.template.spec.containers[0].readynessProbe: unknown field',
+    ]);
   });
 
   it('runs each role as its own Deployment with its APP_ROLE, entrypoint, probes and resources', () => {
