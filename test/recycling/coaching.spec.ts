@@ -197,7 +197,7 @@ describe('coaching (LLM grounded on the rules, with rule-text fallback)', () => 
     expect(result.message).toContain('우유팩 → 종이팩 전용 수거함');
   });
 
-  it('a rule that itself mentions another bin lets the answer mention it (greasy pizza box)', async () => {
+  it('an answer may name a bin the rule redirects part of the item to (greasy pizza box → paper)', async () => {
     standin.setHandler(() =>
       reply.json({
         message:
@@ -299,6 +299,32 @@ describe('coaching (LLM grounded on the rules, with rule-text fallback)', () => 
     const result = await coaching.coach({ items: [{ categoryId: 'moon-rock' }] });
     expect(result.message).toContain('다른 각도');
     expect(standin.requests).toHaveLength(0);
+  });
+
+  it('a bad ROBOFLOW_LABEL_MAP stops the boot, naming the variable; a good one is used', async () => {
+    const boot = (overrides: Record<string, string>) => {
+      const config = testConfig(iso, { APP_ROLE: 'external', ...overrides });
+      return Test.createTestingModule({
+        imports: [
+          ConfigModule.forRoot(config),
+          MetricsOnlyModule,
+          RedisModule,
+          RecyclingModule.forRole(config),
+        ],
+      }).compile();
+    };
+    await expect(boot({ ROBOFLOW_LABEL_MAP: '/nonexistent/map.yaml' })).rejects.toThrow(
+      /ROBOFLOW_LABEL_MAP: file not found: \/nonexistent\/map\.yaml/,
+    );
+    const ok = await boot({ ROBOFLOW_LABEL_MAP: 'naver-connect', ROBOFLOW_MODEL: 'kr-trash/7' });
+    try {
+      expect(ok.get(RecyclingService).mapLabel('kr-trash/7', 'Paper pack')).toEqual({
+        categoryId: 'paper-pack',
+        itemName: '우유팩',
+      });
+    } finally {
+      await ok.close();
+    }
   });
 
   it('LLM_PROVIDER=none → rule text straight away', async () => {

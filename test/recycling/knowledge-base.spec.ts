@@ -51,6 +51,7 @@ describe('recycling knowledge base data', () => {
       expect(c.cautions.en).toHaveLength(c.cautions.ko.length);
       for (const t of c.dropOff) expect(LOCATION_TYPES).toContain(t);
       for (const s of c.sources) expect(kb.sources[s].url).toMatch(/^https?:\/\//);
+      expect(c.redirects).not.toContain(c.id);
     }
   });
 
@@ -81,6 +82,7 @@ describe('recycling knowledge base data', () => {
       }
     }
     expect(clashes).toEqual([]);
+    for (const item of kb.items) expect(item.redirects ?? []).not.toContain(item.category);
   });
 
   it.each([
@@ -263,5 +265,17 @@ describe('knowledge base validation at boot', () => {
     expect(
       problemsOf(() => loadKnowledgeBase({ operatorMap: { path: join(dir, 'missing.yaml') } })),
     ).toEqual([expect.stringMatching(/^ROBOFLOW_LABEL_MAP: file not found/)]);
+  });
+
+  it('ROBOFLOW_LABEL_MAP may name a built-in map for a Roboflow model trained on that class set', () => {
+    const kb = loadKnowledgeBase({ operatorMap: { path: 'taco', model: 'taco-trash/3' } });
+    const service = new RecyclingService(kb);
+    expect(service.mapLabel('taco-trash/3', 'Broken glass')).toEqual({
+      categoryId: 'non-combustible',
+      itemName: '깨진 유리',
+    });
+    expect(service.labelMapModels().find((m) => m.model === 'taco-trash/3')?.labels).toHaveLength(
+      60,
+    );
   });
 });

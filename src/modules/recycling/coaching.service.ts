@@ -7,8 +7,8 @@ import { RedisService } from '../../core/redis/redis.service';
 import { checkAnswer } from './coaching/coaching-check';
 import {
   GroundedItem,
-  groundingText,
   nothingRecognisedMessage,
+  redirectsOf,
   ruleMessage,
 } from './coaching/coaching-rules';
 import { LlmCoachClient, LlmCoachError } from './coaching/llm-coach.client';
@@ -113,7 +113,6 @@ export class CoachingService {
     }
 
     const detected = uniqueCategories(items);
-    const grounding = groundingText(items, locale);
     try {
       const answer = await this.llm.complete({
         system: SYSTEM_PROMPT[locale],
@@ -123,7 +122,7 @@ export class CoachingService {
       const all = this.recycling.categoryIds.map(
         (id) => this.recycling.categoryRecord(id) as CategoryRecord,
       );
-      const check = checkAnswer(answer, detected, all, grounding, locale);
+      const check = checkAnswer(answer, detected, all, redirectsOf(items), locale);
       if (!check.ok) {
         this.logger.warn(`LLM coaching rejected (${check.reason}): ${check.detail}`);
         return this.rules(fallback, check.reason);
@@ -163,6 +162,7 @@ export class CoachingService {
         itemName: item?.name,
         itemNameEn: item?.nameEn,
         tip: item?.tip,
+        redirects: item?.redirects,
       });
     }
     return out;

@@ -99,7 +99,7 @@ export class RecyclingService {
 
   /** Models with a label map (built-in and the operator's). */
   labelMapModels(): { model: string; labels: string[] }[] {
-    return [...this.kb.labelMaps.values()].map((m) => ({ model: m.model, labels: m.rawLabels }));
+    return [...this.kb.labelMaps.entries()].map(([model, m]) => ({ model, labels: m.rawLabels }));
   }
 
   /**

@@ -23,13 +23,15 @@ export function binTerms(c: CategoryRecord, locale: Locale): string[] {
 /**
  * Accepts an LLM answer only if it stays on the rules: the structured `bins` are the detected
  * categories' bins, the message names at least one of them, and it names no other category's bin
- * unless the rule text itself mentions that bin (e.g. "if greasy, use the pay-as-you-throw bag").
+ * unless the rule itself redirects some cases there (`redirects` in the data, e.g. "if greasy, use
+ * the pay-as-you-throw bag"). A mention we cannot vouch for — even a "do not use X" — falls back
+ * to the rule text: a plain correct answer beats a fluent doubtful one.
  */
 export function checkAnswer(
   answer: LlmCoachAnswer,
   detected: CategoryRecord[],
   all: CategoryRecord[],
-  grounding: string,
+  redirects: ReadonlySet<string>,
   locale: Locale,
 ): CheckResult {
   const message = answer.message.trim();
@@ -51,12 +53,11 @@ export function checkAnswer(
   }
 
   const text = normalize(message);
-  const ground = normalize(grounding);
   const ownTerms = detected.flatMap((c) => binTerms(c, locale));
   for (const other of all) {
-    if (detectedIds.has(other.id)) continue;
+    if (detectedIds.has(other.id) || redirects.has(other.id)) continue;
     for (const term of binTerms(other, locale)) {
-      if (!text.includes(term) || ground.includes(term)) continue;
+      if (!text.includes(term)) continue;
       if (ownTerms.some((own) => own.includes(term) && text.includes(own))) continue;
       return {
         ok: false,

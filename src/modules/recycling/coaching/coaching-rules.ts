@@ -9,6 +9,13 @@ export interface GroundedItem {
   itemName?: string;
   itemNameEn?: string;
   tip?: { ko: string; en: string };
+  /** Extra bins the item's tip sends parts of it to. */
+  redirects?: string[];
+}
+
+/** Categories whose bins the rules (and item tips) of these items legitimately mention. */
+export function redirectsOf(items: GroundedItem[]): Set<string> {
+  return new Set(items.flatMap((i) => [...i.category.redirects, ...(i.redirects ?? [])]));
 }
 
 function displayName(item: GroundedItem, locale: Locale): string {
@@ -55,19 +62,4 @@ export function nothingRecognisedMessage(
       ? `From your hint ("${hint}") it is probably ${displayName(fromHint, locale)}: ${c.bin.en}. ${c.steps.en[0]}`
       : `힌트("${hint}")로 보면 ${displayName(fromHint, locale)}일 가능성이 높아요. ${c.bin.ko}에 버려 주세요. ${c.steps.ko[0]}`;
   return `${guess}\n\n${advice}`;
-}
-
-/** Everything the LLM may rely on, as text (also the allow-list for bins the answer may name). */
-export function groundingText(items: GroundedItem[], locale: Locale): string {
-  return items
-    .map((i) =>
-      [
-        i.category.name[locale],
-        i.category.bin[locale],
-        ...i.category.steps[locale],
-        ...i.category.cautions[locale],
-        i.tip?.[locale] ?? '',
-      ].join('\n'),
-    )
-    .join('\n');
 }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { load as loadYaml } from 'js-yaml';
-import { ZodError, ZodType } from 'zod';
+import { ZodError, ZodType, ZodTypeDef } from 'zod';
 import { CATEGORY_IDS, LabelMatch } from '../recycling.types';
 import { normalize } from '../search/text-normalize.util';
 import {
@@ -42,11 +42,18 @@ export const DEFAULT_DATA_DIR = join(__dirname, '..', 'data');
 
 export interface LoadOptions {
   dataDir?: string;
-  /** Operators' own label map (ROBOFLOW_LABEL_MAP), registered under `model` (ROBOFLOW_MODEL). */
+  /**
+   * Operators' own label map (ROBOFLOW_LABEL_MAP: a YAML/JSON path, or the name of a built-in map),
+   * registered under `model` (ROBOFLOW_MODEL; for a file, its own `model` field when unset).
+   */
   operatorMap?: { path: string; model?: string };
 }
 
-function parseFile<T>(file: string, schema: ZodType<T>, problems: string[]): T | undefined {
+function parseFile<T>(
+  file: string,
+  schema: ZodType<T, ZodTypeDef, unknown>,
+  problems: string[],
+): T | undefined {
   let raw: unknown;
   try {
     const textContent = readFileSync(file, 'utf8');
@@ -105,9 +112,19 @@ export function loadKnowledgeBase(options: LoadOptions = {}): KnowledgeBase {
     if (/\.(ya?ml|json)$/.test(f)) addMap(join(mapDir, f));
   }
   if (options.operatorMap) {
-    const path = resolve(options.operatorMap.path);
-    if (!existsSync(path)) problems.push(`ROBOFLOW_LABEL_MAP: file not found: ${path}`);
-    else addMap(path, options.operatorMap.model);
+    const { path: given, model } = options.operatorMap;
+    const builtIn = labelMaps.get(given.trim());
+    if (builtIn) {
+      // ROBOFLOW_LABEL_MAP=taco: the operator's Roboflow model uses a built-in class set.
+      if (model) labelMaps.set(model.trim(), { ...builtIn, model: model.trim() });
+    } else {
+      const path = resolve(given);
+      if (!existsSync(path)) {
+        problems.push(
+          `ROBOFLOW_LABEL_MAP: file not found: ${path} (or name a built-in map: ${[...labelMaps.keys()].join(', ')})`,
+        );
+      } else addMap(path, model);
+    }
   }
 
   if (problems.length) throw new KnowledgeBaseError(problems);

@@ -21,6 +21,8 @@ export const categorySchema = z
     steps: bilingualList,
     cautions: bilingualList,
     dropOff: z.array(z.enum(LOCATION_TYPES)),
+    /** Other categories whose bins this rule sends some cases to (an LLM answer may name them). */
+    redirects: z.array(z.enum(CATEGORY_IDS)).default([]),
     sources: z.array(text).min(1),
   })
   .strict();
@@ -40,6 +42,8 @@ export const itemSchema = z
     aliases: z.array(text).min(1),
     category: z.enum(CATEGORY_IDS),
     tip: bilingual.optional(),
+    /** Bins the item's tip sends parts of it to (e.g. the greasy part of a pizza box). */
+    redirects: z.array(z.enum(CATEGORY_IDS)).optional(),
   })
   .strict();
 
