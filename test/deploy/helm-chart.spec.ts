@@ -273,6 +273,18 @@ describe('helm chart deploy/helm/waste-coach', () => {
     }
   });
 
+  it('rolls the API without losing capacity and the workers without needing spare room', () => {
+    for (const d of deployments(prod)) {
+      const ru = (d.spec as { strategy: { rollingUpdate: object } }).strategy.rollingUpdate;
+      expect([d.metadata.name, ru]).toEqual([
+        d.metadata.name,
+        roleOf(d) === 'api'
+          ? { maxSurge: 1, maxUnavailable: 0 }
+          : { maxSurge: 0, maxUnavailable: 1 },
+      ]);
+    }
+  });
+
   it('has a PodDisruptionBudget for every Deployment that never blocks a drain', () => {
     for (const objs of [def, prod]) {
       for (const d of deployments(objs)) {
