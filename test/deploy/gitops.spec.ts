@@ -80,6 +80,12 @@ describe('docker-compose.yml (a laptop copy of production)', () => {
     expect(new URL(env.DATABASE_URL).hostname).toBe('postgres');
     expect(new URL(env.REDIS_URL).hostname).toBe('redis');
     expect(new URL(env.RABBITMQ_URL).hostname).toBe('rabbitmq');
+    // guest may only connect from the broker's own loopback: the app uses the configured user.
+    const rabbit = svc.rabbitmq.environment ?? {};
+    expect(new URL(env.RABBITMQ_URL).username).toBe(rabbit.RABBITMQ_DEFAULT_USER);
+    expect(new URL(env.RABBITMQ_URL).password).toBe(rabbit.RABBITMQ_DEFAULT_PASS);
+    expect(rabbit.RABBITMQ_DEFAULT_USER).not.toBe('guest');
+    expect(new URL(env.DATABASE_URL).password).toBe(svc.postgres.environment?.POSTGRES_PASSWORD);
     expect(new URL(env.S3_ENDPOINT).hostname).toBe('minio');
     expect(() => loadConfig(env)).not.toThrow();
     expect(svc.migrate.command).toEqual(['node', 'dist/core/database/migrate.js']);
@@ -118,6 +124,8 @@ describe('.github/workflows/ci.yml', () => {
     expect(step('test', /^Test$/).run).toMatch(/^npx jest/);
     // test/support/isolation.ts calls rabbitmqctl: it must reach the service container.
     expect(step('test', /rabbitmqctl/).run).toContain('docker exec');
+    // ... and the tests' guest user must be let in from outside the container.
+    expect(step('test', /rabbitmqctl/).run).toContain('loopback_users, []');
     const names = test.steps.map((s) => s.name);
     expect(names.indexOf('Lint')).toBeLessThan(names.indexOf('Test'));
   });
