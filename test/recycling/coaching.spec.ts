@@ -148,7 +148,10 @@ describe('coaching (LLM grounded on the rules, with rule-text fallback)', () => 
     const first = await coaching.coach(input);
     expect(first).toMatchObject({ source: 'llm', cached: false });
     const second = await coaching.coach({
-      items: [{ categoryId: 'can-metal', label: ' drink  CAN ' }],
+      items: [
+        { categoryId: 'can-metal', label: ' drink  CAN ' },
+        { categoryId: 'can-metal', label: 'Drink can' },
+      ],
     });
     expect(second).toEqual({ message: first.message, source: 'llm', cached: true });
     expect(standin.requests).toHaveLength(1);

@@ -148,9 +148,13 @@ export class CoachingService {
   /** Known categories only, each with the item its label names (for the item's own tip). */
   private ground(items: CoachInput['items']): GroundedItem[] {
     const out: GroundedItem[] = [];
+    const seen = new Set<string>();
     for (const { categoryId, label } of items) {
       const category = this.recycling.categoryRecord(categoryId);
-      if (!category) continue;
+      // Three detections of the same thing are one classification (and one cache entry).
+      const key = `${categoryId}|${normalize(label ?? '')}`;
+      if (!category || seen.has(key)) continue;
+      seen.add(key);
       const match = label ? this.recycling.mapLabel('', label) : undefined;
       const item =
         match?.itemName && match.categoryId === categoryId
