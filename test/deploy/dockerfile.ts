@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { Hash, createHash } from 'node:crypto';
 import {
   cpSync,
   existsSync,
@@ -7,6 +7,7 @@ import {
   readFileSync,
   readdirSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
@@ -140,6 +141,17 @@ export interface ReplayOptions {
   runEnv?: Record<string, string>;
 }
 
+function hashPath(hash: Hash, path: string): void {
+  if (statSync(path).isDirectory()) {
+    for (const entry of readdirSync(path).sort()) {
+      hash.update(entry);
+      hashPath(hash, join(path, entry));
+    }
+  } else {
+    hash.update(readFileSync(path));
+  }
+}
+
 /** Replays the last stage (and the stages it copies from) into options.outDir. */
 export function replayImage(options: ReplayOptions): ReplayedImage {
   const parsed = parseDockerfile(readFileSync(options.dockerfile, 'utf8'));
@@ -254,7 +266,7 @@ export function replayImage(options: ReplayOptions): ReplayedImage {
     for (const ins of stage.instructions) {
       if (ins.cmd !== 'COPY' || ins.args.includes('--from=')) continue;
       const parts = ins.args.split(/\s+/).slice(0, -1);
-      for (const p of parts) hash.update(readFileSync(join(options.context, p)));
+      for (const p of parts) hashPath(hash, join(options.context, p));
     }
     const key = `${name}-${hash.digest('hex').slice(0, 16)}`;
     const root = join(options.cacheDir, key);

@@ -187,6 +187,7 @@ export interface Workload extends K8sObject {
   spec: {
     replicas?: number;
     selector?: { matchLabels: Record<string, string> };
+    strategy?: { rollingUpdate?: { maxSurge?: number | string; maxUnavailable?: number | string } };
     template: { metadata: { labels: Record<string, string> }; spec: PodSpec };
   };
 }
