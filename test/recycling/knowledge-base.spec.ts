@@ -66,7 +66,7 @@ describe('recycling knowledge base data', () => {
     expect(service.getCategory('clear-pet', 'en')?.bin).toBe('clear PET bottle bin');
   });
 
-  it('has at least 150 items, every category has items, and no two items share a name or alias', () => {
+  it('has at least 150 items, every category has items, and no two items share a name, alias or typo', () => {
     expect(kb.items.length).toBeGreaterThanOrEqual(150);
     for (const id of CATEGORY_IDS) {
       expect(kb.items.some((i) => i.category === id)).toBe(true);
@@ -74,7 +74,7 @@ describe('recycling knowledge base data', () => {
     const owner = new Map<string, string>();
     const clashes: string[] = [];
     for (const item of kb.items) {
-      for (const term of [item.name, item.nameEn, ...item.aliases]) {
+      for (const term of [item.name, item.nameEn, ...item.aliases, ...(item.typos ?? [])]) {
         const key = normalize(term);
         const prev = owner.get(key);
         if (prev && prev !== item.name) clashes.push(`${term}: ${prev} / ${item.name}`);

@@ -8,12 +8,12 @@ describe('recycling item search', () => {
   const topNames = (q: string, n = 3) => service.scoredSearch(q, n).map((h) => h.doc.name);
 
   it.each(kb.items.map((i) => [i.name, i] as const))(
-    'finds "%s" by its names and aliases',
+    'finds "%s" by its names, aliases and typos',
     (_, item) => {
       for (const name of [item.name, item.nameEn]) {
         expect(service.scoredSearch(name, 1)[0]?.doc).toBe(item);
       }
-      for (const alias of item.aliases) {
+      for (const alias of [...item.aliases, ...(item.typos ?? [])]) {
         const hits = service.scoredSearch(alias, 3).map((h) => h.doc);
         expect({ alias, hits: hits.map((h) => h.name) }).toEqual({
           alias,
@@ -51,6 +51,13 @@ describe('recycling item search', () => {
     expect(top('styrofom box').name).toBe('스티로폼 상자');
   });
 
+  it('searches misspellings but never shows them', () => {
+    const [pan] = service.search('후라이팬');
+    expect(pan.name).toBe('프라이팬');
+    expect(pan.aliases).not.toContain('후라이팬');
+    expect(pan.aliases).toContain('frying pan');
+  });
+
   it('answers in English on request', () => {
     const r = top('pizza box', 'en');
     expect(r).toMatchObject({ name: 'pizza box', categoryId: 'paper', bin: 'paper recycling bin' });
@@ -72,7 +79,7 @@ describe('recycling item search', () => {
     expect(service.search('종이', 2)).toHaveLength(2);
   });
 
-  it('is fast: p95 under 2 ms over a mixed query set (best of 3 rounds; the CI box is shared)', () => {
+  it('is fast: median under 1 ms over a mixed query set (a regression guard; the bench measures)', () => {
     const queries = [
       '페트병',
       '우유 팩',
@@ -91,8 +98,8 @@ describe('recycling item search', () => {
         times.push(Number(process.hrtime.bigint() - t) / 1e6);
       }
       times.sort((a, b) => a - b);
-      return times[Math.floor(times.length * 0.95)];
+      return times[Math.floor(times.length / 2)];
     };
-    expect(Math.min(round(), round(), round())).toBeLessThan(2);
+    expect(Math.min(round(), round(), round())).toBeLessThan(1);
   });
 });

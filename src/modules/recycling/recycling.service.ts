@@ -27,6 +27,7 @@ export {
 export const KNOWLEDGE_BASE = Symbol('RECYCLING_KNOWLEDGE_BASE');
 
 const ALIAS_WEIGHT = 0.97;
+const TYPO_WEIGHT = 0.95;
 const EXAMPLES_PER_CATEGORY = 8;
 
 /**
@@ -53,6 +54,7 @@ export class RecyclingService {
           { text: item.name, weight: 1 },
           { text: item.nameEn, weight: 1 },
           ...item.aliases.map((text) => ({ text, weight: ALIAS_WEIGHT })),
+          ...(item.typos ?? []).map((text) => ({ text, weight: TYPO_WEIGHT })),
         ],
       })),
     );
@@ -151,13 +153,22 @@ export class RecyclingService {
     return this.findItem(itemName)?.tip?.[locale];
   }
 
-  stats(): { categories: number; items: number; aliases: number; terms: number; labels: number } {
+  stats(): {
+    categories: number;
+    items: number;
+    aliases: number;
+    typos: number;
+    terms: number;
+    labels: number;
+  } {
     const aliases = this.kb.items.reduce((n, i) => n + i.aliases.length, 0);
+    const typos = this.kb.items.reduce((n, i) => n + (i.typos?.length ?? 0), 0);
     const labels = [...this.kb.labelMaps.values()].reduce((n, m) => n + m.labels.size, 0);
     return {
       categories: this.categories.size,
       items: this.kb.items.length,
       aliases,
+      typos,
       terms: this.index.size,
       labels,
     };

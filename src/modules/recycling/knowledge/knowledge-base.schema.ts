@@ -40,6 +40,8 @@ export const itemSchema = z
     name: text,
     nameEn: text,
     aliases: z.array(text).min(1),
+    /** Common misspellings: searchable, never shown. */
+    typos: z.array(text).optional(),
     category: z.enum(CATEGORY_IDS),
     tip: bilingual.optional(),
     /** Bins the item's tip sends parts of it to (e.g. the greasy part of a pizza box). */
