@@ -3,6 +3,7 @@ import { CreateSchemas1764150000000 } from './1764150000000-create-schemas';
 import { AuthAccounts1764152000000 } from './1764152000000-auth-accounts';
 import { UsersHistory1764152100000 } from './1764152100000-users-history';
 import { LocationsCollectionPoints1764160600000 } from './1764160600000-locations-collection-points';
+import { WasteJobs1764170000000 } from './1764170000000-waste-jobs';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -15,4 +16,5 @@ export const MIGRATIONS: MigrationClass[] = [
   AuthAccounts1764152000000,
   UsersHistory1764152100000,
   LocationsCollectionPoints1764160600000,
+  WasteJobs1764170000000,
 ];

@@ -1,0 +1,159 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import {
+  ObjectTooLargeError,
+  PresignedUpload,
+  StorageDriver,
+  StoredObject,
+} from './storage.driver';
+
+export interface UploadGrant {
+  key: string;
+  contentType: string;
+  contentLength: number;
+  expires: number;
+}
+
+/**
+ * Files under STORAGE_LOCAL_DIR. Uploads go to the API itself (PUT /api/v1/waste/uploads?…)
+ * with an HMAC-signed, expiring grant that binds the key, the content type and the exact size.
+ */
+export class LocalStorageDriver implements StorageDriver {
+  readonly name = 'local' as const;
+  private readonly root: string;
+
+  constructor(
+    rootDir: string,
+    private readonly publicBaseUrl: string,
+    private readonly secret: string,
+  ) {
+    this.root = resolve(rootDir);
+  }
+
+  private path(key: string): string {
+    const p = resolve(this.root, key);
+    if (!p.startsWith(this.root + sep)) throw new Error(`storage key escapes the root: ${key}`);
+    return p;
+  }
+
+  private sign(g: UploadGrant): string {
+    return createHmac('sha256', this.secret)
+      .update(`upload\n${g.key}\n${g.contentType}\n${g.contentLength}\n${g.expires}`)
+      .digest('base64url');
+  }
+
+  async presignUpload(
+    key: string,
+    contentType: string,
+    contentLength: number,
+    expiresAt: Date,
+  ): Promise<PresignedUpload> {
+    const grant: UploadGrant = {
+      key,
+      contentType,
+      contentLength,
+      expires: Math.floor(expiresAt.getTime() / 1000),
+    };
+    const q = new URLSearchParams({
+      key,
+      type: contentType,
+      len: String(contentLength),
+      exp: String(grant.expires),
+      sig: this.sign(grant),
+    });
+    return {
+      method: 'PUT',
+      url: `${this.publicBaseUrl.replace(/\/$/, '')}/api/v1/waste/uploads?${q.toString()}`,
+      headers: { 'Content-Type': contentType },
+      expiresAt,
+    };
+  }
+
+  /** Checks a grant from an upload URL's query; returns why it is refused, or the grant. */
+  verifyGrant(q: Record<string, unknown>, now = Date.now()): UploadGrant | 'invalid' | 'expired' {
+    const grant: UploadGrant = {
+      key: String(q.key ?? ''),
+      contentType: String(q.type ?? ''),
+      contentLength: Number(q.len),
+      expires: Number(q.exp),
+    };
+    const given = Buffer.from(String(q.sig ?? ''));
+    const wanted = Buffer.from(this.sign(grant));
+    if (!grant.key || given.length !== wanted.length || !timingSafeEqual(given, wanted))
+      return 'invalid';
+    if (grant.expires * 1000 < now) return 'expired';
+    return grant;
+  }
+
+  async head(key: string): Promise<StoredObject | undefined> {
+    try {
+      const s = await stat(this.path(key));
+      const meta = await readFile(this.path(key) + '.meta', 'utf8').catch(() => undefined);
+      return {
+        size: s.size,
+        contentType: meta ? (JSON.parse(meta) as { contentType?: string }).contentType : undefined,
+      };
+    } catch {
+      return undefined;
+    }
+  }
+
+  async get(key: string, maxBytes: number): Promise<Buffer | undefined> {
+    const file = await open(this.path(key), 'r').catch(() => undefined);
+    if (!file) return undefined;
+    try {
+      const { size } = await file.stat();
+      if (size > maxBytes) throw new ObjectTooLargeError(size);
+      return await file.readFile();
+    } finally {
+      await file.close();
+    }
+  }
+
+  async put(key: string, body: Buffer, contentType: string): Promise<void> {
+    const p = this.path(key);
+    await mkdir(dirname(p), { recursive: true });
+    // Write-then-rename so a reader never sees half a file.
+    await writeFile(`${p}.tmp`, body);
+    await writeFile(`${p}.meta`, JSON.stringify({ contentType }));
+    await rename(`${p}.tmp`, p);
+  }
+
+  async delete(keys: string[]): Promise<void> {
+    await Promise.all(
+      keys.flatMap((k) => [
+        rm(this.path(k), { force: true }),
+        rm(this.path(k) + '.meta', { force: true }),
+      ]),
+    );
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await mkdir(this.root, { recursive: true });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Where the local upload endpoint writes (for streaming the request body to disk). */
+  tempPathFor(key: string): string {
+    return `${this.path(key)}.upload-${process.pid}-${Date.now()}`;
+  }
+
+  async commitUpload(tempPath: string, key: string, contentType: string): Promise<void> {
+    const p = this.path(key);
+    await writeFile(`${p}.meta`, JSON.stringify({ contentType }));
+    await rename(tempPath, p);
+  }
+
+  async ensureDirFor(key: string): Promise<void> {
+    await mkdir(dirname(this.path(key)), { recursive: true });
+  }
+
+  rootDir(): string {
+    return join(this.root);
+  }
+}

@@ -1,0 +1,284 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { ProblemException } from '../../../core/http/problem';
+import { Metrics } from '../../../core/observability/metrics';
+import { RedisService } from '../../../core/redis/redis.service';
+import { JobEntity } from './job.entity';
+import { JobEventsEmitter } from './job-events';
+import { JobResult, JobStage, JobStatus, JobView, StageTimings, TERMINAL } from './job.types';
+
+/** Progress shown for each stage (API.md: stage + progress on every transition). */
+export const STAGE_PROGRESS: Record<JobStage, number> = {
+  downloading: 10,
+  hashing: 20,
+  preprocessing: 30,
+  classifying: 40,
+  guiding: 60,
+  coaching: 70,
+  saving: 90,
+};
+
+const COLUMNS: Record<string, string> = {
+  status: 'status',
+  stage: 'stage',
+  progress: 'progress',
+  imageSha256: 'image_sha256',
+  imagePhash: 'image_phash',
+  result: 'result',
+  errorCode: 'error_code',
+  errorMessage: 'error_message',
+  correction: 'correction',
+  queuedAt: 'queued_at',
+  finishedAt: 'finished_at',
+  finalizedAt: 'finalized_at',
+  imagesDeletedAt: 'images_deleted_at',
+};
+
+export type JobPatch = Partial<Pick<JobEntity, keyof typeof COLUMNS & keyof JobEntity>>;
+
+export interface UpdateOptions {
+  /** Only update while the job is in one of these statuses (optimistic state machine). */
+  from?: JobStatus[];
+  /** Merged into `timings`. */
+  timings?: StageTimings;
+  /** jsonb_set edits of `result`: path → value. */
+  resultSet?: Record<string, unknown>;
+  /** Extra SQL condition (trusted, static) e.g. completion preconditions. */
+  where?: string;
+}
+
+const SNAPSHOT_TTL_S = 24 * 3600;
+const SET_IF_NEWER = `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local ok, old = pcall(cjson.decode, cur)
+  if ok and old.version and tonumber(old.version) >= tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1`;
+
+function rowToEntity(r: Record<string, unknown>): JobEntity {
+  const e = new JobEntity();
+  Object.assign(e, {
+    id: r.id,
+    userId: r.user_id,
+    status: r.status,
+    stage: r.stage,
+    progress: Number(r.progress),
+    version: Number(r.version),
+    contentType: r.content_type,
+    contentLength: Number(r.content_length),
+    hint: r.hint,
+    locale: r.locale,
+    lat: r.lat === null ? null : Number(r.lat),
+    lng: r.lng === null ? null : Number(r.lng),
+    storageKey: r.storage_key,
+    uploadExpiresAt: r.upload_expires_at,
+    imageSha256: r.image_sha256,
+    imagePhash: r.image_phash,
+    result: r.result,
+    errorCode: r.error_code,
+    errorMessage: r.error_message,
+    timings: r.timings ?? {},
+    correction: r.correction,
+    queuedAt: r.queued_at,
+    finishedAt: r.finished_at,
+    finalizedAt: r.finalized_at,
+    imagesDeletedAt: r.images_deleted_at,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  });
+  return e;
+}
+
+export function toView(j: JobEntity): JobView {
+  return {
+    jobId: j.id,
+    status: j.status,
+    stage: j.stage,
+    progress: j.progress,
+    createdAt: new Date(j.createdAt).toISOString(),
+    updatedAt: new Date(j.updatedAt).toISOString(),
+    result: j.result,
+    error: j.errorCode ? { code: j.errorCode, message: j.errorMessage ?? j.errorCode } : null,
+  };
+}
+
+/**
+ * The job's state machine. PostgreSQL is the source of truth; every change also refreshes the
+ * Redis snapshot that status polling reads and emits an event for the SSE streams.
+ */
+@Injectable()
+export class JobsService {
+  private readonly logger = new Logger(JobsService.name);
+  private readonly finished;
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly redis: RedisService,
+    private readonly events: JobEventsEmitter,
+    metrics: Metrics,
+  ) {
+    this.finished = metrics.counter(
+      'waste_jobs_total',
+      'Analysis jobs that ended, by status and error code',
+      ['status', 'code'],
+    );
+  }
+
+  snapshotKey(jobId: string): string {
+    return this.redis.key('waste', 'job', jobId);
+  }
+
+  async insert(job: Partial<JobEntity>): Promise<JobEntity> {
+    const saved = await this.db
+      .getRepository(JobEntity)
+      .save(this.db.getRepository(JobEntity).create(job));
+    const fresh = await this.get(saved.id);
+    await this.publish(fresh!);
+    return fresh!;
+  }
+
+  async get(jobId: string): Promise<JobEntity | undefined> {
+    const rows = (await this.db.query('SELECT * FROM waste.jobs WHERE id = $1', [jobId])) as Record<
+      string,
+      unknown
+    >[];
+    return rows[0] ? rowToEntity(rows[0]) : undefined;
+  }
+
+  /** The job if it belongs to the user; otherwise 404 (never 403: no existence leaks). */
+  async getOwned(jobId: string, userId: string): Promise<JobEntity> {
+    const job = await this.get(jobId);
+    if (!job || job.userId !== userId) throw ProblemException.notFound('Job');
+    return job;
+  }
+
+  /** Cheap read for polling: the Redis snapshot, falling back to PostgreSQL. */
+  async readView(jobId: string, userId: string): Promise<JobView> {
+    try {
+      const raw = await this.redis.client.get(this.snapshotKey(jobId));
+      if (raw) {
+        const snap = JSON.parse(raw) as { userId: string; job: JobView };
+        if (snap.userId !== userId) throw ProblemException.notFound('Job');
+        return snap.job;
+      }
+    } catch (err) {
+      if (err instanceof ProblemException) throw err;
+      this.logger.warn(
+        `status snapshot unavailable, reading PostgreSQL: ${(err as Error).message}`,
+      );
+    }
+    return toView(await this.getOwned(jobId, userId));
+  }
+
+  /**
+   * Applies a patch in one UPDATE (guarded by `from`/`where`), bumps the version, then refreshes
+   * the snapshot and emits the event. Returns undefined when the guard did not match.
+   */
+  async update(
+    jobId: string,
+    patch: JobPatch,
+    opts: UpdateOptions = {},
+  ): Promise<JobEntity | undefined> {
+    const sets: string[] = ['version = version + 1', 'updated_at = now()'];
+    const params: unknown[] = [jobId];
+    const p = (v: unknown) => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    for (const [k, v] of Object.entries(patch)) {
+      const col = COLUMNS[k];
+      if (!col) throw new Error(`not an updatable job column: ${k}`);
+      sets.push(
+        `${col} = ${p(k === 'result' || k === 'correction' ? JSON.stringify(v) : v)}${k === 'result' || k === 'correction' ? '::jsonb' : ''}`,
+      );
+    }
+    if (opts.timings) sets.push(`timings = timings || ${p(JSON.stringify(opts.timings))}::jsonb`);
+    if (opts.resultSet) {
+      let expr = 'result';
+      for (const [path, value] of Object.entries(opts.resultSet)) {
+        expr = `jsonb_set(${expr}, ${p(`{${path}}`)}::text[], ${p(JSON.stringify(value))}::jsonb, true)`;
+      }
+      sets.push(`result = ${expr}`);
+    }
+    const where = ['id = $1'];
+    if (opts.from) where.push(`status = ANY(${p(opts.from)}::text[])`);
+    if (opts.where) where.push(`(${opts.where})`);
+    const rows = (await this.db.query(
+      `UPDATE waste.jobs SET ${sets.join(', ')} WHERE ${where.join(' AND ')} RETURNING *`,
+      params,
+    )) as [Record<string, unknown>[], number];
+    const row = rows[0]?.[0];
+    if (!row) return undefined;
+    const job = rowToEntity(row);
+    if (patch.status && TERMINAL.includes(patch.status)) {
+      this.finished.labels(patch.status, job.errorCode ?? '').inc();
+    }
+    await this.publish(job);
+    return job;
+  }
+
+  async stage(
+    jobId: string,
+    stage: JobStage,
+    opts: UpdateOptions = {},
+  ): Promise<JobEntity | undefined> {
+    return this.update(
+      jobId,
+      { status: 'processing', stage, progress: STAGE_PROGRESS[stage] },
+      {
+        from: ['queued', 'processing'],
+        ...opts,
+      },
+    );
+  }
+
+  /** Ends a job as failed with a machine-readable code, unless it already ended. */
+  async fail(jobId: string, code: string, message: string): Promise<JobEntity | undefined> {
+    return this.update(
+      jobId,
+      {
+        status: 'failed',
+        stage: null,
+        errorCode: code,
+        errorMessage: message.slice(0, 500),
+        finishedAt: new Date(),
+      },
+      { from: ['awaiting_upload', 'queued', 'processing'] },
+    );
+  }
+
+  async publish(job: JobEntity): Promise<void> {
+    const view = toView(job);
+    try {
+      // Only a newer version replaces the snapshot: concurrent stages may finish out of order.
+      await this.redis.client.eval(
+        SET_IF_NEWER,
+        1,
+        this.snapshotKey(job.id),
+        JSON.stringify({ userId: job.userId, version: job.version, job: view }),
+        job.version,
+        SNAPSHOT_TTL_S,
+      );
+    } catch (err) {
+      this.logger.warn(`snapshot for ${job.id} not written: ${(err as Error).message}`);
+    }
+    await this.events.emit({ userId: job.userId, version: job.version, job: view });
+  }
+
+  async forgetSnapshot(jobId: string): Promise<void> {
+    await this.redis.client.del(this.snapshotKey(jobId));
+  }
+
+  emptyResult(): JobResult {
+    return {
+      items: [],
+      coaching: null,
+      cache: { hit: false, kind: null },
+      nearby: null,
+      timings: { totalMs: null, visionMs: null, coachingMs: null },
+    };
+  }
+}

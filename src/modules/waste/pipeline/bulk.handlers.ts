@@ -1,0 +1,70 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
+import { TaskHandler } from '../../../core/messaging/task-handler.decorator';
+import { RoutingKey } from '../../../core/messaging/topology';
+import { STORAGE_DRIVER, StorageDriver } from '../../../core/storage/storage.driver';
+import { JobsService } from '../jobs/jobs.service';
+import { allKeys } from './storage-keys';
+
+/** Waste jobs' housekeeping on the bulk role: account purge and the job watchdog. */
+@Injectable()
+export class WasteBulkHandlers {
+  private readonly logger = new Logger(WasteBulkHandlers.name);
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly jobs: JobsService,
+    @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** A deleted account: its jobs and every stored image go (idempotent, batch by batch). */
+  @TaskHandler(RoutingKey.AccountPurge)
+  async purgeAccount({ userId }: { userId: string }): Promise<void> {
+    for (;;) {
+      const rows = (await this.db.query('SELECT id FROM waste.jobs WHERE user_id = $1 LIMIT 500', [
+        userId,
+      ])) as { id: string }[];
+      if (!rows.length) break;
+      await this.storage.delete(rows.flatMap((r) => allKeys(userId, r.id)));
+      await this.db.query('DELETE FROM waste.jobs WHERE id = ANY($1::uuid[])', [
+        rows.map((r) => r.id),
+      ]);
+      await Promise.all(rows.map((r) => this.jobs.forgetSnapshot(r.id)));
+    }
+    this.logger.log(`purged jobs and images of account ${userId}`);
+  }
+
+  /**
+   * Every job ends: uploads that never came expire, and jobs stuck past JOB_TIMEOUT_SECONDS
+   * (a message expired by TTL, dead-lettered or lost) fail with TIMEOUT.
+   */
+  @TaskHandler(RoutingKey.SchedJobsWatchdog)
+  async watchdog(): Promise<{ expired: number; timedOut: number }> {
+    const expired = (await this.db.query(
+      `SELECT id FROM waste.jobs WHERE status = 'awaiting_upload' AND upload_expires_at < now() - interval '1 minute' LIMIT 1000`,
+    )) as { id: string }[];
+    for (const { id } of expired) {
+      await this.jobs.update(
+        id,
+        { status: 'expired', finishedAt: new Date() },
+        { from: ['awaiting_upload'] },
+      );
+    }
+    const stuck = (await this.db.query(
+      `SELECT id FROM waste.jobs WHERE status IN ('queued', 'processing') AND updated_at < now() - make_interval(secs => $1) LIMIT 1000`,
+      [this.config.JOB_TIMEOUT_SECONDS],
+    )) as { id: string }[];
+    for (const { id } of stuck) {
+      await this.jobs.fail(id, 'TIMEOUT', `no progress for ${this.config.JOB_TIMEOUT_SECONDS} s`);
+    }
+    if (expired.length || stuck.length) {
+      this.logger.warn(
+        `watchdog: ${expired.length} upload(s) expired, ${stuck.length} stuck job(s) failed`,
+      );
+    }
+    return { expired: expired.length, timedOut: stuck.length };
+  }
+}

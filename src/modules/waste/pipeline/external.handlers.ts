@@ -1,0 +1,172 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import sharp from 'sharp';
+import {
+  TaskContext,
+  TaskFailureListener,
+  TaskHandler,
+} from '../../../core/messaging/task-handler.decorator';
+import { TaskPublisher } from '../../../core/messaging/task-publisher';
+import { PermanentTaskError, errorCode } from '../../../core/messaging/task.errors';
+import { RoutingKey } from '../../../core/messaging/topology';
+import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
+import { STORAGE_DRIVER, StorageDriver } from '../../../core/storage/storage.driver';
+import { LocationsService } from '../../locations/locations.service';
+import { CoachingService } from '../../recycling/coaching.service';
+import { LocationType } from '../../recycling/recycling.types';
+import { ClassifiedItem } from '../jobs/job.types';
+import { JobsService } from '../jobs/jobs.service';
+import { VISION_PROVIDER, VisionProvider } from '../vision/vision.provider';
+import { ResultBuilder } from './result-builder';
+import { visionKey } from './storage-keys';
+import { JobTask, SaveTask, USER_FAILURE_CODES } from './task-payloads';
+
+const NEARBY_RADIUS_M = 3000;
+const NEARBY_LIMIT = 5;
+
+/** The external role: vision, coaching, map lookups (I/O-bound calls to third parties). */
+@Injectable()
+export class ExternalPipelineHandlers implements TaskFailureListener {
+  private readonly logger = new Logger(ExternalPipelineHandlers.name);
+
+  constructor(
+    private readonly jobs: JobsService,
+    private readonly results: ResultBuilder,
+    private readonly coaching: CoachingService,
+    private readonly locations: LocationsService,
+    private readonly publisher: TaskPublisher,
+    @Inject(VISION_PROVIDER) private readonly vision: VisionProvider,
+    @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  @TaskHandler(RoutingKey.Vision)
+  async classify({ jobId }: JobTask, ctx: TaskContext): Promise<void> {
+    const job = await this.jobs.get(jobId);
+    if (!job || job.status !== 'processing' || job.stage !== 'classifying') return;
+    const started = Date.now();
+    let items: ClassifiedItem[];
+    let visionMs: number | null = null;
+    try {
+      if (this.vision.name === 'none') {
+        const fromHint = this.results.fromHint(job.hint);
+        if (!fromHint) {
+          throw new PermanentTaskError(
+            'VISION_NOT_CONFIGURED',
+            'no vision provider is configured; send a hint (e.g. "페트병") to get guidance without one',
+          );
+        }
+        items = [fromHint];
+      } else {
+        const image = await this.storage.get(
+          visionKey(job.userId, job.id),
+          this.config.MAX_UPLOAD_BYTES,
+        );
+        if (!image)
+          throw new PermanentTaskError('UPLOAD_MISSING', 'the preprocessed image is missing');
+        const meta = await sharp(image).metadata();
+        const detections = await this.vision.classify(image, meta.width ?? 0, meta.height ?? 0);
+        visionMs = Date.now() - started;
+        items = this.results.map(this.vision.model, detections);
+        // Nothing recognisable, but the user told us what it is.
+        const fromHint = items.length ? undefined : this.results.fromHint(job.hint);
+        if (fromHint) items = [fromHint];
+      }
+    } catch (err) {
+      if (err instanceof PermanentTaskError && USER_FAILURE_CODES.has(err.code)) {
+        await this.jobs.fail(jobId, err.code, err.message);
+        return;
+      }
+      throw err;
+    }
+    const result = this.jobs.emptyResult();
+    result.items = this.results.items(items, job.locale);
+    result.timings.visionMs = visionMs;
+    const updated = await this.jobs.update(
+      jobId,
+      { stage: 'coaching', progress: 70, result },
+      {
+        from: ['processing'],
+        where: `stage = 'classifying'`,
+        timings: { vision: visionMs ?? 0, guidance: Date.now() - started - (visionMs ?? 0) },
+      },
+    );
+    if (!updated) return;
+    await this.publisher.publish(RoutingKey.Feedback, { jobId }, { requestId: ctx.requestId });
+    if (job.lat !== null && job.lng !== null) {
+      await this.publisher.publish(RoutingKey.MapNearby, { jobId }, { requestId: ctx.requestId });
+    }
+  }
+
+  @TaskHandler(RoutingKey.Feedback)
+  async coach({ jobId }: JobTask, ctx: TaskContext): Promise<void> {
+    const job = await this.jobs.get(jobId);
+    if (!job || job.status !== 'processing' || !job.result || job.result.coaching) return;
+    const started = Date.now();
+    const answer = await this.coaching.coach({
+      items: job.result.items.map((i) => ({ categoryId: i.category.id, label: i.label })),
+      hint: job.hint ?? undefined,
+      locale: job.locale,
+    });
+    const task: SaveTask = {
+      jobId,
+      part: 'coaching',
+      coaching: { message: answer.message, source: answer.source },
+      coachingMs: Date.now() - started,
+    };
+    await this.publisher.publish(RoutingKey.WasteSave, task, { requestId: ctx.requestId });
+  }
+
+  @TaskHandler(RoutingKey.MapNearby)
+  async nearby({ jobId }: JobTask, ctx: TaskContext): Promise<void> {
+    const job = await this.jobs.get(jobId);
+    if (
+      !job ||
+      job.status !== 'processing' ||
+      !job.result ||
+      job.result.nearby ||
+      job.lat === null ||
+      job.lng === null
+    ) {
+      return;
+    }
+    const started = Date.now();
+    const types = [...new Set(job.result.items.flatMap((i) => i.dropOff))] as LocationType[];
+    const nearby = types.length
+      ? await this.locations.nearby({
+          lat: job.lat,
+          lng: job.lng,
+          radiusM: NEARBY_RADIUS_M,
+          types,
+          limit: NEARBY_LIMIT,
+        })
+      : [];
+    await this.publishNearby(jobId, nearby, Date.now() - started, ctx.requestId);
+  }
+
+  private async publishNearby(
+    jobId: string,
+    nearby: unknown[],
+    ms: number,
+    requestId?: string,
+  ): Promise<void> {
+    const task: SaveTask = { jobId, part: 'nearby', nearby, nearbyMs: ms };
+    await this.publisher.publish(RoutingKey.WasteSave, task, { requestId });
+  }
+
+  async onTaskDeadLettered(key: string, payload: unknown, error: unknown): Promise<void> {
+    const jobId = (payload as Partial<JobTask> | null)?.jobId;
+    if (typeof jobId !== 'string') return;
+    if (key === RoutingKey.MapNearby) {
+      // Nearby points are a bonus: without them the job still completes (with an empty list).
+      await this.publishNearby(jobId, [], 0);
+      return;
+    }
+    const code = errorCode(error);
+    this.logger.warn(`job ${jobId} failed at ${key}: ${code}`);
+    await this.jobs.fail(
+      jobId,
+      code === 'INTERNAL_ERROR' ? 'PROCESSING_FAILED' : code,
+      String((error as Error)?.message ?? error),
+    );
+  }
+}

@@ -1,0 +1,241 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
+import {
+  TaskContext,
+  TaskFailureListener,
+  TaskHandler,
+} from '../../../core/messaging/task-handler.decorator';
+import { TaskPublisher } from '../../../core/messaging/task-publisher';
+import { PermanentTaskError, errorCode } from '../../../core/messaging/task.errors';
+import { RoutingKey } from '../../../core/messaging/topology';
+import {
+  STORAGE_DRIVER,
+  ObjectTooLargeError,
+  StorageDriver,
+} from '../../../core/storage/storage.driver';
+import { HistoryService } from '../../users/history.service';
+import { JobEntity } from '../jobs/job.entity';
+import { toView, JobsService } from '../jobs/jobs.service';
+import { ImageCacheService } from './image-cache.service';
+import { differenceHash, preprocessForVision, sha256, validateAndClean } from './image-processing';
+import { ResultBuilder } from './result-builder';
+import { cleanKey, visionKey } from './storage-keys';
+import { JobTask, SaveTask, USER_FAILURE_CODES } from './task-payloads';
+
+const EARLY_STAGES = new Set(['downloading', 'hashing', 'preprocessing']);
+
+/** The fast role: CPU work on the image, and the final save. */
+@Injectable()
+export class FastPipelineHandlers implements TaskFailureListener {
+  private readonly logger = new Logger(FastPipelineHandlers.name);
+
+  constructor(
+    private readonly jobs: JobsService,
+    private readonly cache: ImageCacheService,
+    private readonly results: ResultBuilder,
+    private readonly publisher: TaskPublisher,
+    private readonly history: HistoryService,
+    @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  @TaskHandler(RoutingKey.WasteDownload)
+  async download({ jobId }: JobTask, ctx: TaskContext): Promise<void> {
+    const found = await this.jobs.get(jobId);
+    // Idempotent: a redelivered message for a job already past these stages is acked and skipped.
+    if (
+      !found ||
+      !(
+        found.status === 'queued' ||
+        (found.status === 'processing' && EARLY_STAGES.has(found.stage ?? ''))
+      )
+    ) {
+      return;
+    }
+    const started = Date.now();
+    const job = await this.jobs.stage(jobId, 'downloading', {
+      timings: { queue: found.queuedAt ? started - new Date(found.queuedAt).getTime() : 0 },
+    });
+    if (!job) return;
+    try {
+      await this.process(job, ctx, started);
+    } catch (err) {
+      if (err instanceof PermanentTaskError && USER_FAILURE_CODES.has(err.code)) {
+        await this.jobs.fail(jobId, err.code, err.message);
+        return;
+      }
+      throw err;
+    }
+  }
+
+  private async process(job: JobEntity, ctx: TaskContext, started: number): Promise<void> {
+    const t = { download: 0, validate: 0, hash: 0, cache: 0, preprocess: 0 };
+    let mark = started;
+    const lap = (k: keyof typeof t) => {
+      const now = Date.now();
+      t[k] = now - mark;
+      mark = now;
+    };
+    let bytes: Buffer | undefined;
+    try {
+      bytes = await this.storage.get(job.storageKey, this.config.MAX_UPLOAD_BYTES);
+      // A redelivery after the original was replaced by its clean copy works from the copy.
+      bytes ??= await this.storage.get(cleanKey(job.userId, job.id), this.config.MAX_UPLOAD_BYTES);
+    } catch (err) {
+      if (err instanceof ObjectTooLargeError) {
+        throw new PermanentTaskError(
+          'IMAGE_TOO_LARGE',
+          `the upload is ${err.size} bytes, over ${this.config.MAX_UPLOAD_BYTES}`,
+        );
+      }
+      throw err;
+    }
+    if (!bytes)
+      throw new PermanentTaskError('UPLOAD_MISSING', 'the uploaded image is no longer in storage');
+    lap('download');
+
+    const image = await validateAndClean(bytes, this.config.MAX_IMAGE_PIXELS);
+    lap('validate');
+    await this.storage.put(cleanKey(job.userId, job.id), image.clean, 'image/jpeg');
+    // EXIF (GPS included) must not survive in our storage: only the clean copy is kept.
+    await this.storage.delete([job.storageKey]);
+
+    await this.jobs.stage(job.id, 'hashing');
+    const sha = sha256(bytes);
+    const phash = await differenceHash(image.clean);
+    lap('hash');
+
+    const hit = await this.cache.lookup(sha, phash);
+    lap('cache');
+    if (hit) {
+      const result = this.jobs.emptyResult();
+      result.items = this.results.items(hit.value.items, job.locale);
+      result.cache = { hit: true, kind: hit.kind };
+      await this.jobs.update(
+        job.id,
+        { stage: 'coaching', progress: 70, imageSha256: sha, imagePhash: phash, result },
+        { from: ['processing'], timings: t },
+      );
+      await this.afterGuidance(job, ctx);
+      return;
+    }
+
+    await this.jobs.stage(job.id, 'preprocessing', { timings: t });
+    mark = Date.now();
+    const vision = await preprocessForVision(image.clean);
+    await this.storage.put(visionKey(job.userId, job.id), vision.image, 'image/jpeg');
+    lap('preprocess');
+    await this.jobs.update(
+      job.id,
+      { stage: 'classifying', progress: 40, imageSha256: sha, imagePhash: phash },
+      { from: ['processing'], timings: { preprocess: t.preprocess } },
+    );
+    await this.publisher.publish(
+      RoutingKey.Vision,
+      { jobId: job.id },
+      { requestId: ctx.requestId },
+    );
+  }
+
+  /** Once guidance is visible: coaching, and nearby points when the photo came with a location. */
+  private async afterGuidance(job: JobEntity, ctx: TaskContext): Promise<void> {
+    await this.publisher.publish(
+      RoutingKey.Feedback,
+      { jobId: job.id },
+      { requestId: ctx.requestId },
+    );
+    if (job.lat !== null && job.lng !== null) {
+      await this.publisher.publish(
+        RoutingKey.MapNearby,
+        { jobId: job.id },
+        { requestId: ctx.requestId },
+      );
+    }
+  }
+
+  @TaskHandler(RoutingKey.WasteSave)
+  async save(task: SaveTask, ctx: TaskContext): Promise<void> {
+    const job = await this.jobs.get(task.jobId);
+    if (!job || job.status !== 'processing' || !job.result) {
+      if (job?.status === 'completed' && !job.finalizedAt) await this.finalize(job, ctx);
+      return;
+    }
+    if (task.part === 'coaching') {
+      await this.jobs.update(
+        job.id,
+        { stage: 'saving', progress: 90 },
+        {
+          from: ['processing'],
+          where: `result->'coaching' = 'null'::jsonb`,
+          resultSet: { coaching: task.coaching, 'timings,coachingMs': task.coachingMs },
+          timings: { coaching: task.coachingMs },
+        },
+      );
+    } else {
+      await this.jobs.update(
+        job.id,
+        {},
+        {
+          from: ['processing'],
+          where: `result->'nearby' = 'null'::jsonb`,
+          resultSet: { nearby: task.nearby },
+          timings: { nearby: task.nearbyMs },
+        },
+      );
+    }
+    const totalMs = job.queuedAt ? Date.now() - new Date(job.queuedAt).getTime() : null;
+    const completed = await this.jobs.update(
+      job.id,
+      { status: 'completed', stage: null, progress: 100, finishedAt: new Date() },
+      {
+        from: ['processing'],
+        where: `result->'coaching' <> 'null'::jsonb AND (lat IS NULL OR result->'nearby' <> 'null'::jsonb)`,
+        resultSet: { 'timings,totalMs': totalMs },
+        timings: totalMs === null ? undefined : { total: totalMs },
+      },
+    );
+    if (completed) await this.finalize(completed, ctx);
+  }
+
+  /** History row, image cache, analytics event: each idempotent, so a redelivery may redo them. */
+  private async finalize(job: JobEntity, ctx: TaskContext): Promise<void> {
+    const result = job.result!;
+    await this.history.recordAnalysis({
+      userId: job.userId,
+      jobId: job.id,
+      createdAt: new Date(job.createdAt),
+      status: 'completed',
+      items: result.items.map((i) => ({
+        label: i.label,
+        categoryId: i.category.id,
+        categoryName: i.category.name,
+      })),
+      job: toView(job) as unknown as Record<string, unknown>,
+    });
+    if (!result.cache.hit && job.imageSha256 && job.imagePhash && result.items.length) {
+      await this.cache.store(job.imageSha256, job.imagePhash, {
+        items: this.results.classified(result.items),
+        model: 'pipeline',
+        visionMs: result.timings.visionMs,
+      });
+    }
+    await this.publisher.publish(
+      RoutingKey.AnalyticsSave,
+      { jobId: job.id },
+      { requestId: ctx.requestId },
+    );
+    await this.jobs.update(job.id, { finalizedAt: new Date() }, { where: 'finalized_at IS NULL' });
+  }
+
+  async onTaskDeadLettered(_key: string, payload: unknown, error: unknown): Promise<void> {
+    const jobId = (payload as Partial<JobTask> | null)?.jobId;
+    if (typeof jobId !== 'string') return;
+    const code = errorCode(error);
+    this.logger.warn(`job ${jobId} failed: ${code}`);
+    await this.jobs.fail(
+      jobId,
+      code === 'INTERNAL_ERROR' ? 'PROCESSING_FAILED' : code,
+      String((error as Error)?.message ?? error),
+    );
+  }
+}
