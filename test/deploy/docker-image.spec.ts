@@ -40,6 +40,7 @@ function canAccessAs(user: { uid: number; gid: number }, dir: string): boolean {
     return false;
   }
 }
+
 const ROLES = ['api', 'fast', 'external', 'bulk', 'beat'] as const;
 
 function freePort(): Promise<number> {
@@ -100,7 +101,7 @@ describe('Dockerfile replay: one production-only image boots every role', () => 
   const chart = render();
   const prodChart = render({ values: [join(ROOT, 'deploy/helm/waste-coach/values-prod.yaml')] });
 
-  let CACHE = join(ROOT, '.tmp/docker-replay');
+  let cacheDir = join(ROOT, '.tmp/docker-replay');
 
   beforeAll(async () => {
     const imageUser = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))
@@ -113,12 +114,12 @@ describe('Dockerfile replay: one production-only image boots every role', () => 
       .at(-1);
     if (process.getuid?.() === 0 && imageUser && !canAccessAs(imageUser, ROOT)) {
       // The image's user could not read a replay inside this checkout: replay under /tmp.
-      CACHE = join(tmpdir(), 'waste-coach-docker-replay');
+      cacheDir = join(tmpdir(), 'waste-coach-docker-replay');
     }
     if (process.env.DOCKER_REPLAY_BUILD !== '1' && !existsSync(join(ROOT, 'dist/main.js'))) {
       execFileSync('npx', ['nest', 'build'], { cwd: ROOT, stdio: 'pipe', timeout: 240_000 });
     }
-    const out = join(CACHE, `image-${process.pid}`);
+    const out = join(cacheDir, `image-${process.pid}`);
     image = replayImage({
       context: ROOT,
       dockerfile: join(ROOT, 'Dockerfile'),
@@ -128,14 +129,14 @@ describe('Dockerfile replay: one production-only image boots every role', () => 
         process.env.DOCKER_REPLAY_BUILD === '1'
           ? {}
           : { build: { '/app/dist': join(ROOT, 'dist') } },
-      cacheDir: CACHE,
+      cacheDir: cacheDir,
       outDir: out,
       // Same command as the Dockerfile; the machine's npm cache only saves downloads.
       runEnv: { npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' },
     });
     iso = await isolate('image');
     // Stands in for the pod's /tmp emptyDir, writable by the image's user.
-    scratch = join(CACHE, `tmp-${process.pid}`);
+    scratch = join(cacheDir, `tmp-${process.pid}`);
     mkdirSync(join(scratch, 'storage'), { recursive: true });
     const root = process.getuid?.() === 0;
     asUser = root ? image.user : undefined;
@@ -159,8 +160,8 @@ describe('Dockerfile replay: one production-only image boots every role', () => 
   afterAll(async () => {
     for (const s of started) if (s.proc.exitCode === null) s.proc.kill('SIGKILL');
     await iso?.cleanup();
-    rmSync(join(CACHE, `image-${process.pid}`), { recursive: true, force: true });
-    rmSync(join(CACHE, `tmp-${process.pid}`), { recursive: true, force: true });
+    rmSync(join(cacheDir, `image-${process.pid}`), { recursive: true, force: true });
+    rmSync(join(cacheDir, `tmp-${process.pid}`), { recursive: true, force: true });
   });
 
   /** Runs argv (an image command) inside the replayed image, as its user where possible. */
@@ -347,8 +348,8 @@ describe('Dockerfile replay: one production-only image boots every role', () => 
   }, 60_000);
 
   it('caches the production install between runs (keyed by package-lock.json)', () => {
-    const dirs = readdirSync(CACHE).filter((d) => d.startsWith('deps-'));
+    const dirs = readdirSync(cacheDir).filter((d) => d.startsWith('deps-'));
     expect(dirs).toHaveLength(1);
-    expect(statSync(join(CACHE, dirs[0], '.replayed')).isFile()).toBe(true);
+    expect(statSync(join(cacheDir, dirs[0], '.replayed')).isFile()).toBe(true);
   });
 });
