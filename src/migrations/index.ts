@@ -4,6 +4,7 @@ import { AuthAccounts1764152000000 } from './1764152000000-auth-accounts';
 import { UsersHistory1764152100000 } from './1764152100000-users-history';
 import { LocationsCollectionPoints1764160600000 } from './1764160600000-locations-collection-points';
 import { WasteJobs1764170000000 } from './1764170000000-waste-jobs';
+import { AnalyticsTables1764180000000 } from './1764180000000-analytics-tables';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -17,4 +18,5 @@ export const MIGRATIONS: MigrationClass[] = [
   UsersHistory1764152100000,
   LocationsCollectionPoints1764160600000,
   WasteJobs1764170000000,
+  AnalyticsTables1764180000000,
 ];

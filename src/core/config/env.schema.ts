@@ -173,6 +173,10 @@ export const envSchema = z.object({
   TRUSTED_PROXY_HOPS: int(0, 10).default(1),
   /** `all` role only: import the bundled sample collection points at boot when the table is empty. */
   LOCATIONS_SAMPLE_DATA: bool.default('true'),
+  /** Bearer token of the operators' /api/v1/admin endpoints (docs/operations.md); unset = they answer 404. */
+  ADMIN_API_TOKEN: optionalString.pipe(
+    z.string().min(24, 'must be at least 24 characters').optional(),
+  ),
 });
 
 export type Env = z.infer<typeof envSchema>;
