@@ -120,6 +120,17 @@ describe('RabbitMQ topology, routing and failure handling', () => {
     expect(started[1].at - started[0].at).toBeGreaterThanOrEqual(900); // the 1 s delay tier
   });
 
+  it('a delayed retry goes to exactly one delay queue (its tier), keeping its routing key', async () => {
+    const ch = probe.channel;
+    ch.publish('tasks.retry', 'waste.high.save', Buffer.from('{"tag":"tier-probe"}'), {
+      headers: { 'retry-tier': '32s', 'x-attempt': 2 },
+    });
+    await waitFor('routed to q.retry.32s', async () => (await probe.depth('q.retry.32s')) === 1);
+    for (const tier of [1, 2, 4, 8, 16, 60]) expect(await probe.depth(`q.retry.${tier}s`)).toBe(0);
+    const [msg] = await probe.drain('q.retry.32s');
+    expect(msg.fields.routingKey).toBe('waste.high.save');
+  });
+
   it('exhausted retries end in q.dlq with the last error', async () => {
     const shortRetries = await bootRole(
       iso,

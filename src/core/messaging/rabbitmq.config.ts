@@ -57,7 +57,7 @@ export function rabbitMqConfig(config: AppConfig): RabbitMQConfig {
         name: retryQueueName(tier),
         exchange: RETRY_EXCHANGE,
         routingKey: '',
-        bindQueueArguments: { 'x-match': 'all', 'x-retry-tier': `${tier}s` },
+        bindQueueArguments: { 'x-match': 'all', 'retry-tier': `${tier}s` },
         options: {
           durable: true,
           arguments: {

@@ -145,7 +145,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
           headers: {
             ...headers,
             'x-attempt': attempt + 1,
-            'x-retry-tier': `${tier}s`,
+            'retry-tier': `${tier}s`,
             'x-last-error': message,
           },
         });
@@ -177,7 +177,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     code: string,
     reason: string,
   ): Promise<void> {
-    const { 'x-retry-tier': _tier, ...headers } = (raw.properties.headers ?? {}) as Record<
+    const { 'retry-tier': _tier, ...headers } = (raw.properties.headers ?? {}) as Record<
       string,
       unknown
     >;

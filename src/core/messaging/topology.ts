@@ -4,7 +4,8 @@
  */
 export const TASKS_EXCHANGE = 'tasks';
 export const DEAD_LETTER_EXCHANGE = 'tasks.dlx';
-/** Headers exchange in front of the delay queues; it routes on `x-retry-tier` only, so the
+/** Headers exchange in front of the delay queues; it routes on the `retry-tier` header only
+ * (RabbitMQ ignores x- headers when matching), so the
  * message keeps its own routing key and dead-letters back to `tasks` under it. */
 export const RETRY_EXCHANGE = 'tasks.retry';
 

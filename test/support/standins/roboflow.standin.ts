@@ -75,10 +75,11 @@ export class RoboflowStandin {
     this.calls.push(call);
     const delay = typeof this.latencyMs === 'function' ? this.latencyMs() : this.latencyMs;
     if (delay) await new Promise((r) => setTimeout(r, delay));
-    const send = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
       res
         .writeHead(status, { 'Content-Type': 'application/json', ...headers })
         .end(JSON.stringify(body));
+    };
     if (req.method !== 'POST' || !/^\/[\w-]+\/\d+$/.test(u.pathname)) {
       return send(404, { message: `Model ${u.pathname.slice(1)} not found` });
     }
