@@ -60,8 +60,10 @@ export class BeatService implements OnApplicationBootstrap {
 
   @Process('*')
   async tick(job: Job<TickData>): Promise<void> {
+    // prevMillis is the tick's cron time; job.timestamp is when the previous tick created it.
+    const at = (job.opts as { prevMillis?: number }).prevMillis ?? job.timestamp;
     await this.publisher.publish(job.data.routingKey, {
-      scheduledFor: new Date(job.timestamp).toISOString(),
+      scheduledFor: new Date(at).toISOString(),
       tickId: String(job.id),
     });
   }
