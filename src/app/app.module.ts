@@ -11,6 +11,7 @@ import { RedisModule } from '../core/redis/redis.module';
 import { AuthModule } from '../modules/auth/auth.module';
 import { LocationsModule } from '../modules/locations/locations.module';
 import { BeatModule } from '../modules/maintenance/beat.module';
+import { OpsModule } from '../modules/maintenance/ops.module';
 import { RecyclingModule } from '../modules/recycling/recycling.module';
 import { UsersModule } from '../modules/users/users.module';
 import { WasteModule } from '../modules/waste/waste.module';
@@ -52,6 +53,7 @@ export class AppModule {
               LocationsModule.forRole(config),
             ]),
         ...(runsWorker(role, 'beat') ? [BeatModule] : []),
+        ...(extras.withoutFeatures ? [] : [OpsModule.forRole(config)]),
         ...(extras.imports ?? []),
       ],
       controllers: servesHttp(role) ? [HealthController] : [],

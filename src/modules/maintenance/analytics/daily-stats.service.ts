@@ -1,0 +1,190 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { SCHEDULE_TZ } from '../schedule';
+import { DailyStats, Share, StageLatency, StoredDailyStats } from './daily-stats.types';
+
+const TERMINAL = `('completed', 'failed', 'expired')`;
+
+/** job_events row from a waste.jobs row `j`; ON CONFLICT makes every write idempotent. */
+const RECORD = `
+  INSERT INTO analytics.job_events
+    (job_id, status, error_code, cache_hit, cache_kind, categories, timings, created_at, finished_at)
+  SELECT j.id, j.status, j.error_code,
+         COALESCE((j.result->'cache'->>'hit')::boolean, false),
+         j.result->'cache'->>'kind',
+         ARRAY(SELECT i.item->'category'->>'id'
+                 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(j.result->'items') = 'array'
+                                                THEN j.result->'items' ELSE '[]'::jsonb END)
+                      WITH ORDINALITY AS i(item, n)
+                WHERE i.item->'category'->>'id' IS NOT NULL
+                ORDER BY i.n),
+         j.timings, j.created_at, j.finished_at
+    FROM waste.jobs j
+   WHERE j.status IN ${TERMINAL} AND %WHERE%
+  ON CONFLICT (job_id) DO UPDATE SET
+    status = EXCLUDED.status, error_code = EXCLUDED.error_code, cache_hit = EXCLUDED.cache_hit,
+    cache_kind = EXCLUDED.cache_kind, categories = EXCLUDED.categories, timings = EXCLUDED.timings,
+    finished_at = EXCLUDED.finished_at, recorded_at = now()
+  RETURNING job_id`;
+
+/** Rows created on Asia/Seoul day $1 (index-friendly range on created_at). */
+const ON_DAY = (col: string) =>
+  `${col} >= ($1::date)::timestamp AT TIME ZONE '${SCHEDULE_TZ}'
+   AND ${col} < ($1::date + 1)::timestamp AT TIME ZONE '${SCHEDULE_TZ}'`;
+
+const ratio = (n: number, d: number): number | null =>
+  d > 0 ? Math.round((n / d) * 10_000) / 10_000 : null;
+const share = (n: number, d: number): Share => ({ count: n, rate: ratio(n, d) });
+const ms = (v: unknown): number => Math.round(Number(v) * 10) / 10;
+
+/**
+ * Per-job analytics events and the daily aggregate. analytics.job_events is written by
+ * analytics.low.save for each completed job and back-filled from waste.jobs for every other
+ * finished job (failed, expired, or a lost event) before a day is aggregated, so the numbers are
+ * exactly those of the jobs, and stay so after accounts (and their jobs) are deleted.
+ */
+@Injectable()
+export class DailyStatsService {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  /** Records the events of these jobs if they have finished; returns how many were written. */
+  async record(jobIds: string[]): Promise<number> {
+    const rows = (await this.db.query(RECORD.replace('%WHERE%', 'j.id = ANY($1::uuid[])'), [
+      jobIds,
+    ])) as unknown[];
+    return rows.length;
+  }
+
+  /** Events for every finished job created on `day` that has none yet. */
+  async backfill(day: string): Promise<number> {
+    const where = `${ON_DAY('j.created_at')}
+      AND NOT EXISTS (SELECT 1 FROM analytics.job_events e WHERE e.job_id = j.id)`;
+    return ((await this.db.query(RECORD.replace('%WHERE%', where), [day])) as unknown[]).length;
+  }
+
+  /** Back-fills, aggregates and saves `day` (idempotent: a recompute replaces it). */
+  async computeAndStore(day: string): Promise<DailyStats> {
+    const stats = await this.compute(day);
+    await this.db.query(
+      `INSERT INTO analytics.daily_stats (day, stats, computed_at) VALUES ($1, $2::jsonb, now())
+       ON CONFLICT (day) DO UPDATE SET stats = EXCLUDED.stats, computed_at = now()`,
+      [day, JSON.stringify(stats)],
+    );
+    return stats;
+  }
+
+  /** The saved aggregate of `day`, or computed now (not saved) when there is none yet. */
+  async read(day: string): Promise<StoredDailyStats> {
+    const rows = (await this.db.query(
+      `SELECT stats, computed_at FROM analytics.daily_stats WHERE day = $1`,
+      [day],
+    )) as { stats: DailyStats; computed_at: Date }[];
+    if (rows[0]) {
+      return {
+        day,
+        stats: rows[0].stats,
+        computedAt: new Date(rows[0].computed_at).toISOString(),
+        stored: true,
+      };
+    }
+    return { day, stats: await this.compute(day), computedAt: null, stored: false };
+  }
+
+  /** The newest saved aggregate (for the gauges). */
+  async latest(): Promise<StoredDailyStats | undefined> {
+    const rows = (await this.db.query(
+      `SELECT to_char(day, 'YYYY-MM-DD') AS day, stats, computed_at
+         FROM analytics.daily_stats ORDER BY day DESC LIMIT 1`,
+    )) as { day: string; stats: DailyStats; computed_at: Date }[];
+    if (!rows[0]) return undefined;
+    return {
+      day: rows[0].day,
+      stats: rows[0].stats,
+      computedAt: new Date(rows[0].computed_at).toISOString(),
+      stored: true,
+    };
+  }
+
+  async compute(day: string): Promise<DailyStats> {
+    await this.backfill(day);
+    const ev = 'analytics.job_events e';
+    const inDay = ON_DAY('e.created_at');
+    const q = <T>(sql: string) => this.db.query(sql, [day]) as Promise<T[]>;
+    const [statuses, pending, failures, cache, latency, categories] = await Promise.all([
+      q<{ status: string; n: number }>(
+        `SELECT e.status, count(*)::int AS n FROM ${ev} WHERE ${inDay} GROUP BY e.status`,
+      ),
+      q<{ n: number }>(
+        `SELECT count(*)::int AS n FROM waste.jobs j
+          WHERE ${ON_DAY('j.created_at')} AND j.status NOT IN ${TERMINAL}`,
+      ),
+      q<{ code: string; n: number }>(
+        `SELECT COALESCE(e.error_code, 'UNKNOWN') AS code, count(*)::int AS n
+           FROM ${ev} WHERE ${inDay} AND e.status = 'failed' GROUP BY 1 ORDER BY 2 DESC, 1`,
+      ),
+      q<{ kind: string; n: number }>(
+        `SELECT CASE WHEN e.cache_hit THEN COALESCE(e.cache_kind, 'exact') ELSE 'miss' END AS kind,
+                count(*)::int AS n
+           FROM ${ev} WHERE ${inDay} AND e.status = 'completed' GROUP BY 1`,
+      ),
+      q<{ stage: string; n: number; p: number[] }>(
+        `SELECT t.key AS stage, count(*)::int AS n,
+                percentile_cont(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP (ORDER BY (t.value::text)::float8) AS p
+           FROM ${ev}, jsonb_each(e.timings) t
+          WHERE ${inDay} AND e.status = 'completed' AND jsonb_typeof(t.value) = 'number'
+          GROUP BY t.key ORDER BY t.key`,
+      ),
+      q<{ category: string; n: number }>(
+        `SELECT c AS category, count(*)::int AS n
+           FROM ${ev}, unnest(e.categories) c
+          WHERE ${inDay} AND e.status = 'completed'
+          GROUP BY c ORDER BY 2 DESC, 1`,
+      ),
+    ]);
+    const count = (s: string) => statuses.find((r) => r.status === s)?.n ?? 0;
+    const jobs = {
+      completed: count('completed'),
+      failed: count('failed'),
+      expired: count('expired'),
+      pending: pending[0]?.n ?? 0,
+      total: 0,
+    };
+    jobs.total = jobs.completed + jobs.failed + jobs.expired + jobs.pending;
+    const processed = jobs.completed + jobs.failed;
+    const kind = (k: string) => cache.find((r) => r.kind === k)?.n ?? 0;
+    const hits = kind('exact') + kind('similar');
+    const latencyMs: Record<string, StageLatency> = {};
+    for (const r of latency) {
+      latencyMs[r.stage] = { count: r.n, p50: ms(r.p[0]), p90: ms(r.p[1]), p99: ms(r.p[2]) };
+    }
+    return {
+      day,
+      timeZone: SCHEDULE_TZ,
+      jobs: {
+        total: jobs.total,
+        completed: jobs.completed,
+        failed: jobs.failed,
+        expired: jobs.expired,
+        pending: jobs.pending,
+      },
+      completionRate: ratio(jobs.completed, processed),
+      failureRate: ratio(jobs.failed, processed),
+      failuresByCode: Object.fromEntries(failures.map((r) => [r.code, share(r.n, processed)])),
+      cache: {
+        lookups: jobs.completed,
+        hitRate: ratio(hits, jobs.completed),
+        byKind: {
+          exact: share(kind('exact'), jobs.completed),
+          similar: share(kind('similar'), jobs.completed),
+          miss: share(kind('miss'), jobs.completed),
+        },
+      },
+      latencyMs,
+      items: {
+        total: categories.reduce((sum, r) => sum + r.n, 0),
+        byCategory: Object.fromEntries(categories.map((r) => [r.category, r.n])),
+      },
+    };
+  }
+}

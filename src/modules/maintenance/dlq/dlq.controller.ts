@@ -1,0 +1,91 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  HttpStatus,
+  Param,
+  Post,
+  Query,
+  UseGuards,
+} from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import { ProblemException } from '../../../core/http/problem';
+import { AdminGuard } from '../admin.guard';
+import {
+  DlqEntryDetailDto,
+  DlqIdParam,
+  DlqListDto,
+  DlqListQueryDto,
+  DlqPurgeQueryDto,
+  DlqReplayDto,
+  PurgeReportDto,
+  ReplayReportDto,
+} from './dlq.dto';
+import { DlqEntryDetail } from './dlq-message';
+import { DlqList, DlqService, PurgeReport, ReplayReport } from './dlq.service';
+
+/** q.dlq for operators; the same operations as `npm run dlq` (docs/operations.md). */
+@ApiTags('admin')
+@ApiBearerAuth()
+@ApiUnauthorizedResponse({ description: 'Missing or wrong admin token' })
+@ApiNotFoundResponse({ description: 'ADMIN_API_TOKEN is not set (admin endpoints are off)' })
+@UseGuards(AdminGuard)
+@Controller('admin/dlq')
+export class DlqController {
+  constructor(private readonly dlq: DlqService) {}
+
+  @Get()
+  @ApiOkResponse({ type: DlqListDto, description: 'Looks without removing anything' })
+  list(@Query() q: DlqListQueryDto): Promise<DlqList> {
+    return this.dlq.list(q.limit ?? 100);
+  }
+
+  @Get(':messageId')
+  @ApiOkResponse({ type: DlqEntryDetailDto })
+  async show(@Param() p: DlqIdParam): Promise<DlqEntryDetail> {
+    const entry = await this.dlq.show(p.messageId);
+    if (!entry) throw ProblemException.notFound('Dead-lettered message');
+    return entry;
+  }
+
+  @Post('replay')
+  @HttpCode(HttpStatus.OK)
+  @ApiOkResponse({ type: ReplayReportDto })
+  replay(@Body() body: DlqReplayDto): Promise<ReplayReport> {
+    return this.dlq.replay(body.all ? { all: true } : { ids: body.ids });
+  }
+
+  @Delete()
+  @ApiOkResponse({ type: PurgeReportDto, description: '?all=true, or ?ids=a,b' })
+  purge(@Query() q: DlqPurgeQueryDto): Promise<PurgeReport> {
+    if (q.all) return this.dlq.purge({ all: true });
+    return this.dlq.purge({ ids: splitIds(q.ids) });
+  }
+
+  @Delete(':messageId')
+  @ApiOkResponse({ type: PurgeReportDto })
+  async purgeOne(@Param() p: DlqIdParam): Promise<PurgeReport> {
+    const report = await this.dlq.purge({ ids: [p.messageId] });
+    if (!report.purged) throw ProblemException.notFound('Dead-lettered message');
+    return report;
+  }
+}
+
+function splitIds(ids: string | undefined): string[] {
+  const list = (ids ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (!list.length) {
+    throw ProblemException.validation([{ field: 'ids', message: 'ids or all=true is required' }]);
+  }
+  return list;
+}
