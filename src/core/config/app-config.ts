@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { Env, envSchema } from './env.schema';
 
 /** The validated, typed configuration. Loaded once at boot; injected with `@Inject(APP_CONFIG)`. */
-export type AppConfig = Readonly<Env> & {
+export type AppConfig = Readonly<Omit<Env, 'JWT_SECRET'>> & {
+  /** Always set: from the environment, or generated for this process in the `all` role. */
+  readonly JWT_SECRET: string;
   /** True when JWT_SECRET was generated for this process (only allowed in the `all` role). */
   readonly jwtSecretEphemeral: boolean;
 };

@@ -156,50 +156,50 @@ export class FastPipelineHandlers implements TaskFailureListener {
   @TaskHandler(RoutingKey.WasteSave)
   async save(task: SaveTask, ctx: TaskContext): Promise<void> {
     const job = await this.jobs.get(task.jobId);
-    if (!job || job.status !== 'processing' || !job.result) {
-      if (job?.status === 'completed' && !job.finalizedAt) await this.finalize(job, ctx);
-      return;
-    }
-    if (task.part === 'coaching') {
-      await this.jobs.update(
-        job.id,
-        { stage: 'saving', progress: 90 },
-        {
-          from: ['processing'],
-          where: `result->'coaching' = 'null'::jsonb`,
-          resultSet: { coaching: task.coaching, 'timings,coachingMs': task.coachingMs },
-          timings: { coaching: task.coachingMs },
-        },
-      );
-    } else {
-      await this.jobs.update(
-        job.id,
-        {},
-        {
-          from: ['processing'],
-          where: `result->'nearby' = 'null'::jsonb`,
-          resultSet: { nearby: task.nearby },
-          timings: { nearby: task.nearbyMs },
-        },
-      );
-    }
-    const totalMs = job.queuedAt ? Date.now() - new Date(job.queuedAt).getTime() : null;
-    const completed = await this.jobs.update(
-      job.id,
-      { status: 'completed', stage: null, progress: 100, finishedAt: new Date() },
-      {
-        from: ['processing'],
-        where: `result->'coaching' <> 'null'::jsonb AND (lat IS NULL OR result->'nearby' <> 'null'::jsonb)`,
-        resultSet: { 'timings,totalMs': totalMs },
-        timings: totalMs === null ? undefined : { total: totalMs },
-      },
-    );
-    if (completed) await this.finalize(completed, ctx);
+    if (!job || job.status !== 'processing' || !job.result) return; // ended already: redelivery
+    const written =
+      task.part === 'coaching'
+        ? await this.jobs.update(
+            job.id,
+            { stage: 'saving', progress: 90 },
+            {
+              from: ['processing'],
+              where: `result->'coaching' = 'null'::jsonb`,
+              resultSet: { coaching: task.coaching, 'timings,coachingMs': task.coachingMs },
+              timings: { coaching: task.coachingMs },
+            },
+          )
+        : await this.jobs.update(
+            job.id,
+            {},
+            {
+              from: ['processing'],
+              where: `result->'nearby' = 'null'::jsonb`,
+              resultSet: { nearby: task.nearby },
+              timings: { nearby: task.nearbyMs },
+            },
+          );
+    const current = written ?? (await this.jobs.get(job.id));
+    if (!current || current.status !== 'processing' || !current.result?.coaching) return;
+    if (current.lat !== null && current.result.nearby === null) return; // the other part is still coming
+    await this.complete(current, ctx);
   }
 
-  /** History row, image cache, analytics event: each idempotent, so a redelivery may redo them. */
-  private async finalize(job: JobEntity, ctx: TaskContext): Promise<void> {
+  /**
+   * The side effects first (history row, image cache, analytics event: each idempotent), then one
+   * guarded UPDATE to completed, then the analytics event. A crash in between redelivers the
+   * message and redoes them; two savers racing both do them and one wins the UPDATE. So a client
+   * that sees `completed` finds its history row already there.
+   */
+  private async complete(job: JobEntity, ctx: TaskContext): Promise<void> {
     const result = job.result!;
+    const totalMs = job.queuedAt ? Date.now() - new Date(job.queuedAt).getTime() : null;
+    const final: JobEntity = Object.assign(Object.create(JobEntity.prototype) as JobEntity, job, {
+      status: 'completed',
+      stage: null,
+      progress: 100,
+      result: { ...result, timings: { ...result.timings, totalMs } },
+    });
     await this.history.recordAnalysis({
       userId: job.userId,
       jobId: job.id,
@@ -210,7 +210,7 @@ export class FastPipelineHandlers implements TaskFailureListener {
         categoryId: i.category.id,
         categoryName: i.category.name,
       })),
-      job: toView(job) as unknown as Record<string, unknown>,
+      job: toView(final) as unknown as Record<string, unknown>,
     });
     if (!result.cache.hit && job.imageSha256 && job.imagePhash && result.items.length) {
       await this.cache.store(job.imageSha256, job.imagePhash, {
@@ -219,12 +219,24 @@ export class FastPipelineHandlers implements TaskFailureListener {
         visionMs: result.timings.visionMs,
       });
     }
-    await this.publisher.publish(
-      RoutingKey.AnalyticsSave,
-      { jobId: job.id },
-      { requestId: ctx.requestId },
+    const now = new Date();
+    const completed = await this.jobs.update(
+      job.id,
+      { status: 'completed', stage: null, progress: 100, finishedAt: now, finalizedAt: now },
+      {
+        from: ['processing'],
+        resultSet: { 'timings,totalMs': totalMs },
+        timings: totalMs === null ? undefined : { total: totalMs },
+      },
     );
-    await this.jobs.update(job.id, { finalizedAt: new Date() }, { where: 'finalized_at IS NULL' });
+    // Only the saver that completed the job reports it (the daily stats read waste.jobs anyway).
+    if (completed) {
+      await this.publisher.publish(
+        RoutingKey.AnalyticsSave,
+        { jobId: job.id },
+        { requestId: ctx.requestId },
+      );
+    }
   }
 
   async onTaskDeadLettered(_key: string, payload: unknown, error: unknown): Promise<void> {
