@@ -45,13 +45,13 @@ export class DlqController {
   @Get()
   @ApiOkResponse({ type: DlqListDto, description: 'Looks without removing anything' })
   list(@Query() q: DlqListQueryDto): Promise<DlqList> {
-    return this.dlq.list(q.limit ?? 100);
+    return broker(this.dlq.list(q.limit ?? 100));
   }
 
   @Get(':messageId')
   @ApiOkResponse({ type: DlqEntryDetailDto })
   async show(@Param() p: DlqIdParam): Promise<DlqEntryDetail> {
-    const entry = await this.dlq.show(p.messageId);
+    const entry = await broker(this.dlq.show(p.messageId));
     if (!entry) throw ProblemException.notFound('Dead-lettered message');
     return entry;
   }
@@ -60,22 +60,33 @@ export class DlqController {
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ type: ReplayReportDto })
   replay(@Body() body: DlqReplayDto): Promise<ReplayReport> {
-    return this.dlq.replay(body.all ? { all: true } : { ids: body.ids });
+    return broker(this.dlq.replay(body.all ? { all: true } : { ids: body.ids }));
   }
 
   @Delete()
   @ApiOkResponse({ type: PurgeReportDto, description: '?all=true, or ?ids=a,b' })
   purge(@Query() q: DlqPurgeQueryDto): Promise<PurgeReport> {
-    if (q.all) return this.dlq.purge({ all: true });
-    return this.dlq.purge({ ids: splitIds(q.ids) });
+    return broker(this.dlq.purge(q.all ? { all: true } : { ids: splitIds(q.ids) }));
   }
 
   @Delete(':messageId')
   @ApiOkResponse({ type: PurgeReportDto })
   async purgeOne(@Param() p: DlqIdParam): Promise<PurgeReport> {
-    const report = await this.dlq.purge({ ids: [p.messageId] });
+    const report = await broker(this.dlq.purge({ ids: [p.messageId] }));
     if (!report.purged) throw ProblemException.notFound('Dead-lettered message');
     return report;
+  }
+}
+
+/** The broker down or refusing: 503 with Retry-After, not a 500. */
+async function broker<T>(op: Promise<T>): Promise<T> {
+  try {
+    return await op;
+  } catch (err) {
+    if (err instanceof ProblemException) throw err;
+    throw ProblemException.unavailable(
+      `RabbitMQ did not answer: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }
 
