@@ -106,13 +106,20 @@ describe('the s3 storage driver against an S3-compatible server', () => {
     const signed = new URL(upload.url).searchParams.get('X-Amz-SignedHeaders')!.split(';');
     expect(signed).toEqual(expect.arrayContaining(['content-type', 'content-length', 'host']));
     const complete = () =>
-      fetch(`${app.url}/api/v1/waste/upload-complete/${jobId}`, { method: 'POST', headers: bearer(user) });
+      fetch(`${app.url}/api/v1/waste/upload-complete/${jobId}`, {
+        method: 'POST',
+        headers: bearer(user),
+      });
     const early = await complete();
     expect(early.status).toBe(409);
     expect(((await early.json()) as { code: string }).code).toBe('UPLOAD_MISSING');
     // Real S3 refuses this PUT (signature mismatch); s3rver does not check signed headers, so
     // the object lands: upload-complete still catches the wrong type.
-    await fetch(upload.url, { method: 'PUT', headers: { 'Content-Type': 'image/png' }, body: photo });
+    await fetch(upload.url, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'image/png' },
+      body: photo,
+    });
     const mismatch = await complete();
     expect(mismatch.status).toBe(409);
     expect(((await mismatch.json()) as { code: string }).code).toBe('UPLOAD_MISMATCH');

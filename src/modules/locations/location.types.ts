@@ -1,17 +1,6 @@
 /** API.md → Locations: what a collection point accepts. */
-export const LOCATION_TYPES = [
-  'recycling',
-  'clear_pet',
-  'clothing',
-  'battery',
-  'lamp',
-  'small_appliance',
-  'medicine',
-  'cooking_oil',
-  'recycling_center',
-  'zero_waste_shop',
-] as const;
-export type LocationType = (typeof LOCATION_TYPES)[number];
+export { LOCATION_TYPES, type LocationType } from '../../core/domain/location-type';
+import { LOCATION_TYPES, type LocationType } from '../../core/domain/location-type';
 
 export const LOCATION_SOURCES = ['public-data', 'kakao', 'user'] as const;
 export type LocationSource = (typeof LOCATION_SOURCES)[number];

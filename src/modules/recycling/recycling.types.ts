@@ -27,19 +27,8 @@ export const CATEGORY_IDS = [
 ] as const;
 export type CategoryId = (typeof CATEGORY_IDS)[number];
 
-export const LOCATION_TYPES = [
-  'recycling',
-  'clear_pet',
-  'clothing',
-  'battery',
-  'lamp',
-  'small_appliance',
-  'medicine',
-  'cooking_oil',
-  'recycling_center',
-  'zero_waste_shop',
-] as const;
-export type LocationType = (typeof LOCATION_TYPES)[number];
+export { LOCATION_TYPES, type LocationType } from '../../core/domain/location-type';
+import type { LocationType } from '../../core/domain/location-type';
 
 export const LOCALES = ['ko', 'en'] as const;
 export type Locale = (typeof LOCALES)[number];

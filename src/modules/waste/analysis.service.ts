@@ -13,6 +13,7 @@ import { ACCEPTED_TYPES, AnalyzeDto } from './dto/analyze.dto';
 import { CorrectionDto } from './dto/correction.dto';
 import { JobEntity } from './jobs/job.entity';
 import { JobView } from './jobs/job.types';
+import { historyEntry } from './jobs/history-entry';
 import { JobsService, toView } from './jobs/jobs.service';
 import { ImageCacheService } from './pipeline/image-cache.service';
 import { ResultBuilder } from './pipeline/result-builder';
@@ -255,18 +256,7 @@ export class AnalysisService {
         visionMs: null,
       });
     }
-    await this.history.recordAnalysis({
-      userId,
-      jobId,
-      createdAt: new Date(job.createdAt),
-      status: 'completed',
-      items: result.items.map((i) => ({
-        label: i.label,
-        categoryId: i.category.id,
-        categoryName: i.category.name,
-      })),
-      job: toView(updated) as unknown as Record<string, unknown>,
-    });
+    await this.history.recordAnalysis(historyEntry(updated));
     return toView(updated);
   }
 }

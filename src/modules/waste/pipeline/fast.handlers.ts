@@ -14,8 +14,9 @@ import {
   StorageDriver,
 } from '../../../core/storage/storage.driver';
 import { HistoryService } from '../../users/history.service';
+import { historyEntry } from '../jobs/history-entry';
 import { JobEntity } from '../jobs/job.entity';
-import { toView, JobsService } from '../jobs/jobs.service';
+import { JobsService } from '../jobs/jobs.service';
 import { ImageCacheService } from './image-cache.service';
 import { differenceHash, preprocessForVision, sha256, validateAndClean } from './image-processing';
 import { ResultBuilder } from './result-builder';
@@ -200,18 +201,7 @@ export class FastPipelineHandlers implements TaskFailureListener {
       progress: 100,
       result: { ...result, timings: { ...result.timings, totalMs } },
     });
-    await this.history.recordAnalysis({
-      userId: job.userId,
-      jobId: job.id,
-      createdAt: new Date(job.createdAt),
-      status: 'completed',
-      items: result.items.map((i) => ({
-        label: i.label,
-        categoryId: i.category.id,
-        categoryName: i.category.name,
-      })),
-      job: toView(final) as unknown as Record<string, unknown>,
-    });
+    await this.history.recordAnalysis(historyEntry(final));
     if (!result.cache.hit && job.imageSha256 && job.imagePhash && result.items.length) {
       await this.cache.store(job.imageSha256, job.imagePhash, {
         items: this.results.classified(result.items),
