@@ -1,6 +1,7 @@
 import amqp from 'amqplib';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../core/config/app-config';
+import { ConfigError } from '../core/config/app-config';
+import { envSchema } from '../core/config/env.schema';
 import { DlqEntry } from '../modules/maintenance/dlq/dlq-message';
 import { DlqService } from '../modules/maintenance/dlq/dlq.service';
 
@@ -45,6 +46,18 @@ function table(entries: DlqEntry[]): string {
     .join('\n');
 }
 
+/**
+ * Only RABBITMQ_URL, validated as the app validates it: the tool must work from any pod, whose
+ * environment may lack what other roles need (provider keys, …).
+ */
+function rabbitUrl(): string {
+  const parsed = envSchema.shape.RABBITMQ_URL.safeParse(process.env.RABBITMQ_URL);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `RABBITMQ_URL: ${i.message}`));
+  }
+  return parsed.data;
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -80,8 +93,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
-  const config = loadConfig({ ...process.env, APP_ROLE: 'all' });
-  const conn = await amqp.connect(config.RABBITMQ_URL);
+  const conn = await amqp.connect(rabbitUrl());
   conn.on('error', () => undefined);
   const dlq = new DlqService(() => conn);
   const print = (value: unknown, text: () => string) =>

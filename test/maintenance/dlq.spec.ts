@@ -208,6 +208,13 @@ describe('dead letters: list without losing, replay, purge (admin API and CLI)',
     expect(shown.headers!['x-original-routing-key']).toBe(RoutingKey.AnalyticsSave);
     await expect(run('show', 'nope')).rejects.toMatchObject({ code: 1 });
     await expect(run('replay')).rejects.toMatchObject({ code: 2 });
+    const badUrl = promisify(execFile)(process.execPath, [CLI, 'list'], {
+      env: { ...process.env, RABBITMQ_URL: 'http://127.0.0.1:5672' },
+    });
+    await expect(badUrl).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('RABBITMQ_URL: expected a amqp: or amqps: URL'),
+    });
     const replayed = JSON.parse((await run('replay', '--all', '--json')).stdout) as {
       replayed: unknown[];
     };
@@ -225,6 +232,12 @@ describe('dead letters: list without losing, replay, purge (admin API and CLI)',
     expect(one.body).toEqual({ purged: 1, notFound: [] });
     expect((await list()).messages.map((m) => m.id)).toEqual([permanentId]);
     expect((await admin('dlq', { method: 'DELETE' })).status).toBe(400);
+    for (const body of [{}, { ids: [] }, { all: false }, { ids: ['a'], extra: 1 }]) {
+      const bad = await admin('dlq/replay', { method: 'POST', body: JSON.stringify(body) });
+      expect(bad.status).toBe(400);
+      expect(bad.body.code).toBe('VALIDATION_FAILED');
+    }
+    expect(await depth()).toBe(1);
     const all = await admin('dlq?all=true', { method: 'DELETE' });
     expect(all.body).toEqual({ purged: 1, notFound: [] });
     expect(await depth()).toBe(0);
