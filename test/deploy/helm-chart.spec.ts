@@ -210,7 +210,8 @@ describe('helm chart deploy/helm/waste-coach', () => {
       const d = named<Workload>(prod, 'Deployment', `waste-coach-api-${module}`);
       const env = envOf(container(d));
       expect(env.APP_ROLE).toBe('api');
-      expect(env.API_MODULES).toBe(module);
+      // The default module's Deployment also serves what the ingress sends to `/` (admin).
+      expect(env.API_MODULES).toBe(module === 'waste' ? 'waste,admin' : module);
       // The HPA owns the replica count; the seed's count is its floor.
       expect(d.spec.replicas).toBeUndefined();
       const hpa = named(prod, 'HorizontalPodAutoscaler', `waste-coach-api-${module}`);

@@ -19,7 +19,7 @@ describe('configuration', () => {
       MAX_UPLOAD_BYTES: 10 * 1024 * 1024,
       VISION_PROVIDER: 'none',
       LLM_PROVIDER: 'none',
-      API_MODULES: ['auth', 'users', 'waste', 'recycling', 'locations'],
+      API_MODULES: ['auth', 'users', 'waste', 'recycling', 'locations', 'admin'],
     });
     expect(c.jwtSecretEphemeral).toBe(true);
     expect(c.JWT_SECRET.length).toBeGreaterThanOrEqual(32);

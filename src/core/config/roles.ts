@@ -17,5 +17,6 @@ export function runsWorker(role: AppRole, worker: Exclude<AppRole, 'api' | 'all'
   return role === worker || role === 'all';
 }
 
-export const API_MODULES = ['auth', 'users', 'waste', 'recycling', 'locations'] as const;
+/** Route groups an API process can serve (API_MODULES); `admin` is the operators' /api/v1/admin. */
+export const API_MODULES = ['auth', 'users', 'waste', 'recycling', 'locations', 'admin'] as const;
 export type ApiModuleName = (typeof API_MODULES)[number];

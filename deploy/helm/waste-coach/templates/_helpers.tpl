@@ -196,7 +196,8 @@ spec:
           value: {{ mul (int $v.shutdownTimeoutSeconds) 1000 | quote }}
         {{- with $w.module }}
         - name: API_MODULES
-          value: {{ . | quote }}
+          {{- /* The default module's Deployment also takes what the ingress sends to `/`: the operators' /api/v1/admin. */}}
+          value: {{ ternary (printf "%s,admin" .) . (eq . $root.Values.roles.api.split.defaultModule) | quote }}
         {{- end }}
         {{- range $queue, $n := $v.prefetch }}
         - name: {{ printf "PREFETCH_%s" (upper $queue) }}
