@@ -35,11 +35,33 @@ const TRANSIENT_SYSCALL_CODES = new Set([
   'UND_ERR_SOCKET',
 ]);
 
+/** Our own infrastructure blinking (Redis restarting, PostgreSQL failing over, a publish not
+ * confirmed): worth a delayed retry, like a provider's 503. */
+const TRANSIENT_NAMES = new Set([
+  'MaxRetriesPerRequestError',
+  'PublishFailedError',
+  'ConnectionNotAvailableError',
+]);
+const TRANSIENT_MESSAGES =
+  /Connection is closed|Connection terminated|connect ECONNREFUSED|read ECONNRESET|timeout exceeded when trying to connect/i;
+/** PostgreSQL SQLSTATEs for "try again": connection failures, shutdown, serialization. */
+const TRANSIENT_SQLSTATES = /^(08|57P0|40001|40P01|53300)/;
+
 export function isTransient(err: unknown): boolean {
   if (err instanceof RetryableTaskError) return true;
   if (err instanceof PermanentTaskError) return false;
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && TRANSIENT_SYSCALL_CODES.has(code);
+  const e = err as {
+    code?: unknown;
+    name?: unknown;
+    message?: unknown;
+    driverError?: { code?: unknown };
+  } | null;
+  const code = e?.code;
+  if (typeof code === 'string' && TRANSIENT_SYSCALL_CODES.has(code)) return true;
+  if (typeof e?.name === 'string' && TRANSIENT_NAMES.has(e.name)) return true;
+  const sqlState = e?.driverError?.code ?? code;
+  if (typeof sqlState === 'string' && TRANSIENT_SQLSTATES.test(sqlState)) return true;
+  return typeof e?.message === 'string' && TRANSIENT_MESSAGES.test(e.message);
 }
 
 export function errorCode(err: unknown): string {

@@ -38,13 +38,20 @@ export class JobEventsEmitter implements OnApplicationShutdown {
   }
 
   async emit(event: JobEvent): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await lastValueFrom(this.client.emit(pattern(this.config), event), {
-        defaultValue: undefined,
-      });
+      // Never let a Redis outage stall a pipeline stage: the event is best-effort.
+      await Promise.race([
+        lastValueFrom(this.client.emit(pattern(this.config), event), { defaultValue: undefined }),
+        new Promise(
+          (_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), 1000)),
+        ),
+      ]);
     } catch (err) {
       // A lost event is tolerable: status reads the snapshot, SSE resyncs from it on reconnect.
       this.logger.warn(`job event for ${event.job.jobId} not emitted: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
