@@ -14,14 +14,14 @@ import { DlqMetrics, dlqServiceProvider } from './dlq/dlq.provider';
 
 /**
  * The back office: the q.dlq gauge in every role; the admin endpoints (dead letters, daily
- * stats) on HTTP roles; analytics, daily stats and scheduled cleanup on the bulk role. The
- * clock itself is BeatModule.
+ * stats) on HTTP roles serving API_MODULES `admin`; analytics, daily stats and scheduled cleanup
+ * on the bulk role. The clock itself is BeatModule.
  */
 @Module({})
 export class OpsModule {
   static forRole(config: AppConfig): DynamicModule {
     const role = config.APP_ROLE;
-    const http = servesHttp(role);
+    const http = servesHttp(role) && config.API_MODULES.includes('admin');
     const bulk = runsWorker(role, 'bulk');
     const providers = new Set<Provider>([dlqServiceProvider, DlqMetrics]);
     const controllers: Type[] = [];

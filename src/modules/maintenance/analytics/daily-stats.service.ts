@@ -22,11 +22,15 @@ const RECORD = `
          j.timings, j.created_at, j.finished_at
     FROM waste.jobs j
    WHERE j.status IN ${TERMINAL} AND %WHERE%
-  ON CONFLICT (job_id) DO UPDATE SET
+  ON CONFLICT (job_id) %CONFLICT%
+  RETURNING job_id`;
+const REWRITE = `DO UPDATE SET
     status = EXCLUDED.status, error_code = EXCLUDED.error_code, cache_hit = EXCLUDED.cache_hit,
     cache_kind = EXCLUDED.cache_kind, categories = EXCLUDED.categories, timings = EXCLUDED.timings,
-    finished_at = EXCLUDED.finished_at, recorded_at = now()
-  RETURNING job_id`;
+    finished_at = EXCLUDED.finished_at, recorded_at = now()`;
+
+const recordSql = (where: string, conflict: string) =>
+  RECORD.replace('%WHERE%', where).replace('%CONFLICT%', conflict);
 
 /** Rows created on Asia/Seoul day $1 (index-friendly range on created_at). */
 const ON_DAY = (col: string) =>
@@ -50,17 +54,16 @@ export class DailyStatsService {
 
   /** Records the events of these jobs if they have finished; returns how many were written. */
   async record(jobIds: string[]): Promise<number> {
-    const rows = (await this.db.query(RECORD.replace('%WHERE%', 'j.id = ANY($1::uuid[])'), [
-      jobIds,
-    ])) as unknown[];
-    return rows.length;
+    const sql = recordSql('j.id = ANY($1::uuid[])', REWRITE);
+    return ((await this.db.query(sql, [jobIds])) as unknown[]).length;
   }
 
   /** Events for every finished job created on `day` that has none yet. */
   async backfill(day: string): Promise<number> {
-    const where = `${ON_DAY('j.created_at')}
-      AND NOT EXISTS (SELECT 1 FROM analytics.job_events e WHERE e.job_id = j.id)`;
-    return ((await this.db.query(RECORD.replace('%WHERE%', where), [day])) as unknown[]).length;
+    // DO NOTHING rather than an anti-join: right after a bulk load the planner's statistics can
+    // make NOT EXISTS a nested loop that rescans the growing table (measured: 59 s for 100 000).
+    const sql = recordSql(ON_DAY('j.created_at'), 'DO NOTHING');
+    return ((await this.db.query(sql, [day])) as unknown[]).length;
   }
 
   /** Back-fills, aggregates and saves `day` (idempotent: a recompute replaces it). */

@@ -40,28 +40,38 @@ export const MAX_SCAN = 10_000;
  * republished (publisher-confirmed) or a purge selected are acked. While a listing holds them,
  * those messages are invisible to a second listing; each operation is short.
  */
+/** One operation's hold on q.dlq: what it took, what it acked. */
+interface Hold<C extends Channel> {
+  ch: C;
+  /** q.dlq depth when the operation started. */
+  depth: number;
+  /** Gets up to `max` more messages without acking them. */
+  take(max: number): Promise<GetMessage[]>;
+  ack(msg: GetMessage): void;
+}
+
 export class DlqService {
   constructor(
     private readonly connection: () => DlqConnection | Promise<DlqConnection>,
     private readonly queue: string = QueueName.Dlq,
+    /** How long an operation waits for the messages it gave back to be visible again. */
+    private readonly settleMs = 3000,
   ) {}
 
   async depth(): Promise<number> {
-    return this.withChannel(false, async (ch) => (await ch.checkQueue(this.queue)).messageCount);
+    return this.hold(false, async (h) => h.depth);
   }
 
   async list(limit = 100): Promise<DlqList> {
-    return this.withChannel(false, async (ch) => {
-      const depth = (await ch.checkQueue(this.queue)).messageCount;
-      const held = await this.take(ch, Math.min(limit, depth, MAX_SCAN));
-      return { depth, messages: held.map(describe) };
-    });
+    return this.hold(false, async (h) => ({
+      depth: h.depth,
+      messages: (await h.take(Math.min(limit, h.depth, MAX_SCAN))).map(describe),
+    }));
   }
 
   async show(id: string): Promise<DlqEntryDetail | undefined> {
-    return this.withChannel(false, async (ch) => {
-      const held = await this.take(ch, MAX_SCAN);
-      const found = held.find((m) => entryId(m) === id);
+    return this.hold(false, async (h) => {
+      const found = (await h.take(MAX_SCAN)).find((m) => entryId(m) === id);
       return found ? detail(found) : undefined;
     });
   }
@@ -73,12 +83,13 @@ export class DlqService {
    * replayed message that fails again (and returns to q.dlq meanwhile) is not replayed twice.
    */
   async replay(sel: DlqSelection): Promise<ReplayReport> {
-    return this.withChannel(true, async (ch) => {
+    return this.hold(true, async (h) => {
       const wanted = new Set(sel.ids ?? []);
-      const depth = (await ch.checkQueue(this.queue)).messageCount;
       const report: ReplayReport = { replayed: [], skipped: [], notFound: [] };
       const seen = new Set<string>();
-      for (const msg of await this.take(ch, Math.min(depth, MAX_SCAN))) {
+      const sent: { msg: GetMessage; id: string; routingKey: string; confirmed: Promise<void> }[] =
+        [];
+      for (const msg of await h.take(Math.min(h.depth, MAX_SCAN))) {
         const entry = describe(msg);
         if (!sel.all && !wanted.has(entry.id)) continue;
         seen.add(entry.id);
@@ -86,14 +97,21 @@ export class DlqService {
           report.skipped.push({ id: entry.id, reason: 'no known original routing key' });
           continue;
         }
-        try {
-          await publishConfirmed(ch, entry.routingKey, msg, replayOptions(msg));
-          ch.ack(msg);
-          report.replayed.push({ id: entry.id, routingKey: entry.routingKey });
-        } catch (err) {
-          report.skipped.push({ id: entry.id, reason: `not confirmed: ${String(err)}` });
-        }
+        const confirmed = publishConfirmed(h.ch, entry.routingKey, msg, replayOptions(msg));
+        confirmed.catch(() => undefined); // awaited below
+        sent.push({ msg, id: entry.id, routingKey: entry.routingKey, confirmed });
       }
+      // Confirms arrive in batches (the broker syncs persistent messages to disk together).
+      const outcomes = await Promise.allSettled(sent.map((x) => x.confirmed));
+      outcomes.forEach((outcome, i) => {
+        const { msg, id, routingKey } = sent[i];
+        if (outcome.status === 'fulfilled') {
+          h.ack(msg);
+          report.replayed.push({ id, routingKey });
+        } else {
+          report.skipped.push({ id, reason: `not confirmed: ${String(outcome.reason)}` });
+        }
+      });
       report.notFound = [...wanted].filter((id) => !seen.has(id));
       return report;
     });
@@ -101,16 +119,16 @@ export class DlqService {
 
   /** Deletes everything (`all`) or the selected messages. */
   async purge(sel: DlqSelection): Promise<PurgeReport> {
-    return this.withChannel(false, async (ch) => {
-      if (sel.all) return { purged: (await ch.purgeQueue(this.queue)).messageCount, notFound: [] };
+    return this.hold(false, async (h) => {
+      if (sel.all)
+        return { purged: (await h.ch.purgeQueue(this.queue)).messageCount, notFound: [] };
       const wanted = new Set(sel.ids ?? []);
-      const depth = (await ch.checkQueue(this.queue)).messageCount;
       const seen = new Set<string>();
       let purged = 0;
-      for (const msg of await this.take(ch, Math.min(depth, MAX_SCAN))) {
+      for (const msg of await h.take(Math.min(h.depth, MAX_SCAN))) {
         const id = entryId(msg);
         if (!wanted.has(id)) continue;
-        ch.ack(msg);
+        h.ack(msg);
         seen.add(id);
         purged++;
       }
@@ -118,36 +136,70 @@ export class DlqService {
     });
   }
 
-  /** Gets up to `max` messages without acking them (they stay ours until acked or nacked). */
-  private async take(ch: Channel, max: number): Promise<GetMessage[]> {
-    const held: GetMessage[] = [];
-    while (held.length < max) {
-      const msg = await ch.get(this.queue, { noAck: false });
-      if (!msg) break;
-      held.push(msg);
-    }
-    return held;
-  }
-
-  private async withChannel<T, C extends Channel>(
+  /**
+   * Runs `fn` on a channel of its own; afterwards every message it took and did not ack goes
+   * back (nack with requeue, channel closed), and the call returns once they are visible in
+   * q.dlq again, so the next operation (a replay right after a listing) sees them all.
+   */
+  private async hold<T, C extends Channel = Channel>(
     confirm: boolean,
-    fn: (ch: C) => Promise<T>,
+    fn: (h: Hold<C>) => Promise<T>,
   ): Promise<T> {
     const conn = await this.connection();
     const ch = (confirm ? await conn.createConfirmChannel() : await conn.createChannel()) as C;
     let failure: unknown;
     ch.on('error', (err: unknown) => (failure = err));
+    let taken = 0;
+    let acked = 0;
+    let depth = 0;
     try {
-      return await fn(ch);
+      depth = (await ch.checkQueue(this.queue)).messageCount;
+      const queue = this.queue;
+      return await fn({
+        ch,
+        depth,
+        async take(max) {
+          const held: GetMessage[] = [];
+          while (held.length < max) {
+            const msg = await ch.get(queue, { noAck: false });
+            if (!msg) break;
+            held.push(msg);
+          }
+          taken += held.length;
+          return held;
+        },
+        ack(msg) {
+          ch.ack(msg);
+          acked++;
+        },
+      });
     } catch (err) {
       throw failure ?? err;
     } finally {
-      // Whatever is still unacked goes back where it was.
       try {
         ch.nackAll(true);
       } catch {
-        /* channel already closed: the broker requeued them */
+        /* channel already closed: the broker requeued them itself */
       }
+      await ch.close().catch(() => undefined);
+      if (taken > acked) await this.settle(conn, depth - acked);
+    }
+  }
+
+  /** Waits (bounded) until q.dlq holds at least `expected` messages again. */
+  private async settle(conn: DlqConnection, expected: number): Promise<void> {
+    const ch = await conn.createChannel().catch(() => undefined);
+    if (!ch) return;
+    ch.on('error', () => undefined);
+    try {
+      const deadline = Date.now() + this.settleMs;
+      while (Date.now() < deadline) {
+        if ((await ch.checkQueue(this.queue)).messageCount >= expected) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } catch {
+      /* best effort: the messages are back in any case */
+    } finally {
       await ch.close().catch(() => undefined);
     }
   }
