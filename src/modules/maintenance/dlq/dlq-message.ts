@@ -111,7 +111,7 @@ function parsePayload(content: Buffer): unknown {
   }
 }
 
-export function describe(msg: GetMessage): DlqEntry {
+export function toEntry(msg: GetMessage): DlqEntry {
   const headers = (msg.properties.headers ?? {}) as Headers;
   const dispatcher = typeof headers['x-error-code'] === 'string';
   const last = deaths(headers)[0];
@@ -135,10 +135,10 @@ export function describe(msg: GetMessage): DlqEntry {
   };
 }
 
-export function detail(msg: GetMessage): DlqEntryDetail {
+export function toDetail(msg: GetMessage): DlqEntryDetail {
   const { headers, ...properties } = msg.properties as unknown as Record<string, unknown>;
   return {
-    ...describe(msg),
+    ...toEntry(msg),
     headers: (headers ?? {}) as Headers,
     properties: Object.fromEntries(Object.entries(properties).filter(([, v]) => v !== undefined)),
   };

@@ -1,6 +1,6 @@
 import type { Channel, ConfirmChannel, GetMessage } from 'amqplib';
 import { QueueName, TASKS_EXCHANGE } from '../../../core/messaging/topology';
-import { DlqEntry, DlqEntryDetail, describe, detail, entryId, replayOptions } from './dlq-message';
+import { DlqEntry, DlqEntryDetail, entryId, replayOptions, toDetail, toEntry } from './dlq-message';
 
 /** The part of an amqplib connection the DLQ tool needs (the app's or the CLI's own). */
 export interface DlqConnection {
@@ -65,14 +65,14 @@ export class DlqService {
   async list(limit = 100): Promise<DlqList> {
     return this.hold(false, async (h) => ({
       depth: h.depth,
-      messages: (await h.take(Math.min(limit, h.depth, MAX_SCAN))).map(describe),
+      messages: (await h.take(Math.min(limit, h.depth, MAX_SCAN))).map(toEntry),
     }));
   }
 
   async show(id: string): Promise<DlqEntryDetail | undefined> {
     return this.hold(false, async (h) => {
       const found = (await h.take(MAX_SCAN)).find((m) => entryId(m) === id);
-      return found ? detail(found) : undefined;
+      return found ? toDetail(found) : undefined;
     });
   }
 
@@ -90,7 +90,7 @@ export class DlqService {
       const sent: { msg: GetMessage; id: string; routingKey: string; confirmed: Promise<void> }[] =
         [];
       for (const msg of await h.take(Math.min(h.depth, MAX_SCAN))) {
-        const entry = describe(msg);
+        const entry = toEntry(msg);
         if (!sel.all && !wanted.has(entry.id)) continue;
         seen.add(entry.id);
         if (!entry.routingKey) {
