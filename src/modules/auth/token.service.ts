@@ -100,7 +100,6 @@ export class TokenService {
     return this.jwt.signAsync(
       { typ, fam: familyId },
       {
-        secret: this.config.JWT_SECRET,
         algorithm: 'HS256',
         expiresIn: ttlSeconds,
         subject: userId,
@@ -114,7 +113,6 @@ export class TokenService {
     let claims: Partial<Claims>;
     try {
       claims = await this.jwt.verifyAsync<Partial<Claims>>(token, {
-        secret: this.config.JWT_SECRET,
         algorithms: ['HS256'],
       });
     } catch {
