@@ -33,13 +33,6 @@ export interface PurgeReport {
 /** Never hold more than this many messages at once (list, show, replay and purge by id). */
 export const MAX_SCAN = 10_000;
 
-/**
- * Looks into q.dlq without losing anything: messages are taken with basic.get and no ack on a
- * channel of our own, read, and handed back (nack with requeue, then the channel closes) — the
- * broker puts requeued messages back in their original positions. Only messages a replay has
- * republished (publisher-confirmed) or a purge selected are acked. While a listing holds them,
- * those messages are invisible to a second listing; each operation is short.
- */
 /** One operation's hold on q.dlq: what it took, what it acked. */
 interface Hold<C extends Channel> {
   ch: C;
@@ -50,6 +43,13 @@ interface Hold<C extends Channel> {
   ack(msg: GetMessage): void;
 }
 
+/**
+ * Looks into q.dlq without losing anything: messages are taken with basic.get and no ack on a
+ * channel of our own, read, and handed back (nack with requeue, then the channel closes) — the
+ * broker puts requeued messages back in their original positions. Only messages a replay has
+ * republished (publisher-confirmed) or a purge selected are acked. While a listing holds them,
+ * those messages are invisible to a second listing; each operation is short.
+ */
 export class DlqService {
   constructor(
     private readonly connection: () => DlqConnection | Promise<DlqConnection>,
