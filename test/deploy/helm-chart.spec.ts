@@ -551,7 +551,7 @@ describe('helm chart deploy/helm/waste-coach', () => {
       .map((r) => ({ alert: r.alert, expr: r.expr.replace(/\s+/g, ' ').trim() }));
     const expr = (alert: string) => alerts.find((a) => a.alert === alert)?.expr ?? '';
     expect(expr('WasteCoachDeadLetterQueueBacklog')).toBe(
-      'max(rabbitmq_queue_messages{queue="q.dlq"}) > 100',
+      '(max(rabbitmq_queue_messages{queue="q.dlq"}) or max(rabbitmq_dlq_messages)) > 100',
     );
     expect(expr('WasteCoachPodCrashLooping')).toContain('reason="CrashLoopBackOff"');
     expect(expr('NodeCpuHigh')).toMatch(/node_cpu_seconds_total\{mode="idle"\}.*> 90$/);

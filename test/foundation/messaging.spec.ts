@@ -170,6 +170,14 @@ describe('RabbitMQ topology, routing and failure handling', () => {
     );
   });
 
+  it('a worker role without a handler for one of its routing keys refuses to start', async () => {
+    await expect(
+      bootRole(iso, { APP_ROLE: 'external' }, { withoutFeatures: true }),
+    ).rejects.toThrow(
+      /role external has no handler for external\.ai\.vision, external\.llm\.feedback, external\.map\.nearby/,
+    );
+  });
+
   it('a message that is not JSON is dead-lettered', async () => {
     probe.channel.publish('tasks', 'waste.high.save', Buffer.from('not json{'), {
       persistent: true,

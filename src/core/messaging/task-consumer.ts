@@ -14,6 +14,7 @@ import { CONSUMED_QUEUES } from './consumed-queues.token';
 import { TaskContext, TaskHandler, isTaskFailureListener } from './task-handler.decorator';
 import { errorCode, isTransient } from './task.errors';
 import {
+  ALL_ROUTING_KEYS,
   DEAD_LETTER_EXCHANGE,
   QueueName,
   RETRY_EXCHANGE,
@@ -58,6 +59,14 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
 
   async onApplicationBootstrap(): Promise<void> {
     this.discoverHandlers();
+    // Every routing key that lands in a queue this role consumes needs its handler: a role that
+    // would dead-letter a whole kind of message must not start.
+    const missing = ALL_ROUTING_KEYS.filter(
+      (k) => this.queues.includes(queueFor(k)!) && !this.handlers.has(k),
+    );
+    if (missing.length) {
+      throw new Error(`role ${this.config.APP_ROLE} has no handler for ${missing.join(', ')}`);
+    }
     for (const queue of this.queues) {
       const spec = WORK_QUEUES.find((q) => q.name === queue);
       if (!spec) continue;
