@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Loopback, listenLoopback, readBody } from './loopback-server';
 import { JWK, JWTPayload, KeyLike, SignJWT, exportJWK, generateKeyPair } from 'jose';
 
 /**
@@ -41,7 +41,7 @@ export class GoogleStandin {
   private keys: SigningKey[] = [];
   private foreign?: SigningKey;
   private readonly codes = new Map<string, { user: GoogleUser; redirectUri: string }>();
-  private server?: Server;
+  private loop?: Loopback;
 
   constructor(
     readonly clientId = 'google-client-id.apps.googleusercontent.com',
@@ -60,9 +60,8 @@ export class GoogleStandin {
     const s = new GoogleStandin();
     s.keys = [await GoogleStandin.newKey()];
     s.foreign = await GoogleStandin.newKey();
-    s.server = createServer((req, res) => void s.handle(req, res));
-    await new Promise<void>((r) => s.server!.listen(0, '127.0.0.1', r));
-    s.url = `http://127.0.0.1:${(s.server.address() as AddressInfo).port}`;
+    s.loop = await listenLoopback((req, res) => s.handle(req, res));
+    s.url = s.loop.url;
     return s;
   }
 
@@ -104,15 +103,11 @@ export class GoogleStandin {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((r) => this.server?.close(() => r()) ?? r());
+    await this.loop?.close();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await new Promise<string>((resolve) => {
-      let data = '';
-      req.on('data', (c: Buffer) => (data += c.toString('utf8')));
-      req.on('end', () => resolve(data));
-    });
+    const body = await readBody(req);
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (this.latencyMs) await new Promise((r) => setTimeout(r, this.latencyMs));
     const send = (status: number, payload: unknown) => {

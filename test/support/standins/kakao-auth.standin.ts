@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Loopback, listenLoopback, readBody } from './loopback-server';
 
 /**
  * Stand-in for Kakao login (kapi.kakao.com /v2/user/me and kauth.kakao.com /oauth/token), on
@@ -25,15 +25,14 @@ export class KakaoAuthStandin {
   private readonly tokens = new Map<string, KakaoUser>();
   private readonly expired = new Set<string>();
   private readonly codes = new Map<string, { user: KakaoUser; redirectUri: string }>();
-  private server?: Server;
+  private loop?: Loopback;
 
   constructor(readonly clientId = 'kakao-client-id') {}
 
   static async start(clientId?: string): Promise<KakaoAuthStandin> {
     const s = new KakaoAuthStandin(clientId);
-    s.server = createServer((req, res) => void s.handle(req, res));
-    await new Promise<void>((r) => s.server!.listen(0, '127.0.0.1', r));
-    s.url = `http://127.0.0.1:${(s.server.address() as AddressInfo).port}`;
+    s.loop = await listenLoopback((req, res) => s.handle(req, res));
+    s.url = s.loop.url;
     return s;
   }
 
@@ -56,15 +55,11 @@ export class KakaoAuthStandin {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((r) => this.server?.close(() => r()) ?? r());
+    await this.loop?.close();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await new Promise<string>((resolve) => {
-      let data = '';
-      req.on('data', (c: Buffer) => (data += c.toString('utf8')));
-      req.on('end', () => resolve(data));
-    });
+    const body = await readBody(req);
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const form = req.method === 'POST' ? new URLSearchParams(body) : undefined;
     this.requests.push({ method: req.method ?? '', path, form, auth: req.headers.authorization });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Loopback, listenLoopback, readBody } from './loopback-server';
 
 /**
  * Stand-in for Naver login (openapi.naver.com /v1/nid/me and nid.naver.com /oauth2.0/token) on
@@ -21,7 +21,7 @@ export class NaverStandin {
   private readonly tokens = new Map<string, NaverUser>();
   private readonly expired = new Set<string>();
   private readonly codes = new Map<string, { user: NaverUser; state: string }>();
-  private server?: Server;
+  private loop?: Loopback;
 
   constructor(
     readonly clientId = 'naver-client-id',
@@ -30,9 +30,8 @@ export class NaverStandin {
 
   static async start(): Promise<NaverStandin> {
     const s = new NaverStandin();
-    s.server = createServer((req, res) => void s.handle(req, res));
-    await new Promise<void>((r) => s.server!.listen(0, '127.0.0.1', r));
-    s.url = `http://127.0.0.1:${(s.server.address() as AddressInfo).port}`;
+    s.loop = await listenLoopback((req, res) => s.handle(req, res));
+    s.url = s.loop.url;
     return s;
   }
 
@@ -53,15 +52,11 @@ export class NaverStandin {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((r) => this.server?.close(() => r()) ?? r());
+    await this.loop?.close();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await new Promise<string>((resolve) => {
-      let data = '';
-      req.on('data', (c: Buffer) => (data += c.toString('utf8')));
-      req.on('end', () => resolve(data));
-    });
+    const body = await readBody(req);
     const url = new URL(req.url ?? '/', 'http://x');
     // Naver's token endpoint takes its parameters in the query string or a form body.
     const params = new URLSearchParams(url.search);

@@ -1,5 +1,5 @@
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Loopback, listenLoopback, readBody } from './loopback-server';
 
 export interface RoboflowPrediction {
   x: number;
@@ -51,25 +51,23 @@ export class RoboflowStandin {
       },
     ],
   });
-  private server?: Server;
+  private loop?: Loopback;
   url = '';
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.loop = await listenLoopback((req, res) => this.handle(req, res));
+    this.url = this.loop.url;
     return this;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
+    const body = await readBody(req);
     const u = new URL(req.url ?? '/', 'http://x');
     const call: RoboflowCall = {
       path: u.pathname,
       query: u.searchParams,
       contentType: req.headers['content-type'],
-      image: Buffer.from(Buffer.concat(chunks).toString('utf8'), 'base64'),
+      image: Buffer.from(body, 'base64'),
       at: Date.now(),
     };
     this.calls.push(call);
@@ -110,7 +108,6 @@ export class RoboflowStandin {
   }
 
   async close(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await this.loop?.close();
   }
 }
