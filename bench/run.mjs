@@ -8,13 +8,14 @@
 //
 // Options: --phases a,b,c (subset, by name), --topology all|split, --keep (leave the database,
 // vhost and files), --shared-faults (really stop_app/start_app the shared RabbitMQ instead of
-// cutting only this run's vhost off), --no-report (skip docs/benchmarks.md).
+// cutting only this run's vhost off), --no-report (skip docs/benchmarks.md), --no-faults, and for
+// trying a phase out: --vision 200-500 --llm 300-800 (stand-in ms), --duration S, --users FACTOR.
 //
 // Everything listens on 127.0.0.1 (the API binds 0.0.0.0, see docs/benchmarks.md); every phase is
 // bounded in users, journeys and seconds; the run stops by itself and removes what it created.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -130,8 +131,20 @@ const PHASES = FULL
       },
     ];
 
+// Overrides for trying a phase out: --vision 200-500 --llm 300-800 --duration 30 --users 0.2
+S.vision = opt('vision', S.vision);
+S.llm = opt('llm', S.llm);
 const only = opt('phases');
-const phases = only ? PHASES.filter((p) => only.split(',').includes(p.name)) : PHASES;
+const phases = (only ? PHASES.filter((p) => only.split(',').includes(p.name)) : PHASES).map((p) => {
+  const q = { ...p };
+  if (flag('no-faults')) delete q.fault;
+  if (opt('duration')) q.durationS = Number(opt('duration'));
+  if (opt('users') && !q.autocannon) {
+    q.poll = Math.round(q.poll * Number(opt('users')));
+    q.sse = Math.round(q.sse * Number(opt('users')));
+  }
+  return q;
+});
 
 // ---------------------------------------------------------------------------------------------
 // The system
@@ -178,6 +191,12 @@ class System {
       LOCATIONS_SAMPLE_DATA: 'false',
       TRUSTED_PROXY_HOPS: '0',
       ...this.iso.env,
+      // BENCH_APP_X=v sets X=v in every role (e.g. BENCH_APP_PREFETCH_FAST=16).
+      ...Object.fromEntries(
+        Object.entries(process.env)
+          .filter(([k]) => k.startsWith('BENCH_APP_'))
+          .map(([k, v]) => [k.slice('BENCH_APP_'.length), v]),
+      ),
     };
   }
 
@@ -224,6 +243,30 @@ class System {
     return this.roles.find((r) => r.name === name);
   }
 
+  /** The roles' last log lines (LOG_LEVEL=warn), for a look after a problem. */
+  async saveLogs(phase) {
+    const dir = join(root, '.tmp', 'bench', 'logs', this.iso.id);
+    await mkdir(dir, { recursive: true });
+    const all = [...this.roles, ...(this.retired ?? [])];
+    await Promise.all(
+      all.map((r, i) => writeFile(join(dir, `${phase}-${r.name}-${i}.log`), r.log.join(''))),
+    );
+    this.retired = [];
+  }
+
+  /** A role that died on its own (not by a fault) is restarted and reported. */
+  async ensureAlive() {
+    const dead = this.roles.filter((r) => r.proc.exitCode !== null || r.proc.signalCode);
+    for (const old of dead) {
+      log(`${old.name} had exited (${old.proc.exitCode ?? old.proc.signalCode}); restarting it`);
+      const fresh = await this.spawnRole(old.name);
+      fresh.cpuS += old.totalCpuS();
+      fresh.restarts = old.restarts + 1;
+      this.roles[this.roles.indexOf(old)] = fresh;
+    }
+    return dead.map((r) => r.name);
+  }
+
   async stopAll() {
     await Promise.all(this.roles.map((r) => r.stop('SIGTERM', 30_000)));
     this.roles = [];
@@ -240,6 +283,7 @@ class System {
       fresh.maxRssMb = old.maxRssMb;
       fresh.restarts = old.restarts + 1;
       this.roles[this.roles.indexOf(old)] = fresh;
+      (this.retired ??= []).push(old);
       return;
     }
     const fresh = await this.spawnRole(name);
@@ -248,6 +292,7 @@ class System {
     fresh.maxRssMb = Math.max(fresh.maxRssMb, old.maxRssMb);
     fresh.restarts = old.restarts + 1;
     this.roles[this.roles.indexOf(old)] = fresh;
+    (this.retired ??= []).push(old);
   }
 
   async metrics() {
@@ -292,8 +337,12 @@ async function startStandins() {
 async function inject(fault, sys, standins, phase) {
   switch (fault) {
     case 'kill-workers': {
-      await Promise.all([sys.replace('fast', 'kill'), sys.replace('external', 'kill')]);
-      return 'SIGKILL fast and external mid-run; new processes started 2 s later';
+      const times = phase.kills ?? 3;
+      for (let i = 0; i < times; i++) {
+        if (i) await sleep(8000);
+        await Promise.all([sys.replace('fast', 'kill'), sys.replace('external', 'kill')]);
+      }
+      return `SIGKILL fast and external mid-run, ${times} times 8 s apart; new processes started 2 s after each kill`;
     }
     case 'rabbitmq-restart': {
       if (flag('shared-faults')) {
@@ -349,8 +398,10 @@ async function runJourneys(phase, ctx) {
   });
   ctx.lastDriver = driver;
   ctx.tokens ??= [];
+  const died = await sys.ensureAlive();
   await standins.ctl('/reset', 'POST');
   const m0 = await sys.metrics();
+  const restarts0 = new Map(sys.roles.map((r) => [r.name, r.restarts]));
   const cpu0 = new Map(sys.roles.map((r) => [r, r.totalCpuS()]));
   const sCpu0 = (await procSample(standins.child.pid))?.cpuS ?? 0;
   const lg0 = process.cpuUsage();
@@ -395,10 +446,19 @@ async function runJourneys(phase, ctx) {
   const loadEnd = Date.now();
   const check = await verify(db, rec.journeys, {
     drainMs: 60_000,
+    since: new Date(t0),
     expectedFailures: EXPECTED_FAILURES[phase.fault] ?? [],
   });
   clearInterval(sampler);
   await Promise.all(sys.roles.map((r) => r.sample()));
+  if (died.length) {
+    check.ok = false;
+    check.problems.push(`before the phase, ${died.join(', ')} had died by itself`);
+  }
+  if (!check.accepted) {
+    check.ok = false;
+    check.problems.push('no job was accepted');
+  }
   if (!phase.fault && check.notAccepted) {
     check.ok = false;
     check.problems.push(`${check.notAccepted} submission(s) refused without a fault`);
@@ -411,7 +471,7 @@ async function runJourneys(phase, ctx) {
     maxRssMb: round(r.maxRssMb),
     meanRssMb: round(r.rssSamples.reduce((a, b) => a + b, 0) / Math.max(1, r.rssSamples.length)),
     cpuPct: round(((r.totalCpuS() - (cpu0.get(r) ?? 0)) / wallS) * 100),
-    restarts: r.restarts,
+    restarts: r.restarts - (restarts0.get(r.name) ?? 0),
   }));
   resources.push({
     role: 'stand-ins',
@@ -424,6 +484,7 @@ async function runJourneys(phase, ctx) {
     cpuPct: round(((lg.user + lg.system) / 1e6 / wallS) * 100),
   });
   for (const r of sys.roles) r.rssSamples = [];
+  await sys.saveLogs(phase.name);
   const stand = await standins.ctl('/stats');
   const counters = diffCounters(await sys.metrics(), m0);
   const summary = summarise(phase, rec, check, stand, wallS);
@@ -509,6 +570,20 @@ function summarise(phase, rec, check, stand, wallS) {
         rules: done.filter((j) => j.coaching === 'rules').length,
       },
     },
+    stages: Object.fromEntries(
+      [
+        'queue',
+        'download',
+        'validate',
+        'hash',
+        'cache',
+        'preprocess',
+        'vision',
+        'guidance',
+        'coaching',
+        'total',
+      ].map((k) => [k, dist(done.map((j) => j.db?.stages?.[k]))]),
+    ),
     throughputPerMin: round(done.length / activeMin),
     completionRate: acc.length ? round((done.length / acc.length) * 100, 2) : null,
     cache: {
@@ -772,6 +847,19 @@ function markdown(run) {
       ]),
     );
   }
+  if (load.length) {
+    const keys = Object.keys(load[0].stages);
+    L.push('', '**Server-side stage timings** (waste.jobs.timings, ms, p50 / p95)', '');
+    L.push(
+      table([
+        ['phase', ...keys],
+        ...load.map((r) => [
+          r.name,
+          ...keys.map((k) => (r.stages[k].n ? `${r.stages[k].p50} / ${r.stages[k].p95}` : '–')),
+        ]),
+      ]),
+    );
+  }
   const ac = run.results.find((r) => r.autocannon);
   if (ac) {
     const a = ac.autocannon;
@@ -840,7 +928,34 @@ function markdown(run) {
 // ---------------------------------------------------------------------------------------------
 // Main
 
+/** --cleanup: drop what earlier runs kept (--keep) or left after a crash: bench_* only. */
+async function cleanupLeftovers() {
+  const admin = new pg.Client({
+    connectionString:
+      process.env.BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  });
+  await admin.connect();
+  const { rows } = await admin.query(
+    "SELECT datname FROM pg_database WHERE datname LIKE 'bench\\_%'",
+  );
+  for (const { datname } of rows) {
+    await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+    log(`dropped database ${datname}`);
+  }
+  await admin.end();
+  for (const vhost of rabbitmqctl('list_vhosts', 'name').split('\n')) {
+    if (!/^bench_\w+$/.test(vhost.trim())) continue;
+    rabbitmqctl('delete_vhost', vhost.trim());
+    log(`deleted vhost ${vhost.trim()}`);
+  }
+  await rm(join(root, '.tmp', 'bench', 'run'), { recursive: true, force: true });
+}
+
 async function main() {
+  if (flag('cleanup')) {
+    await cleanupLeftovers();
+    return process.exit(0);
+  }
   const startedAt = new Date();
   const killTimer = setTimeout(() => {
     console.error(`bench: hard limit of ${HARD_LIMIT_S} s reached, stopping`);

@@ -6,10 +6,12 @@ const TERMINAL = ['completed', 'failed', 'expired'];
 
 async function rows(db, ids) {
   const { rows: jobs } = await db.query(
-    `SELECT id, status, error_code, error_message, result->'cache' AS cache,
+    `SELECT id, status, stage, updated_at, error_code, error_message, result->'cache' AS cache,
             (result->'timings'->>'totalMs')::int AS total_ms,
             (result->'timings'->>'visionMs')::int AS vision_ms,
             (result->'timings'->>'coachingMs')::int AS coaching_ms,
+            timings AS stages,
+            EXTRACT(EPOCH FROM (finished_at - queued_at)) * 1000 AS queued_to_finished_ms,
             finalized_at IS NOT NULL AS finalized
        FROM waste.jobs WHERE id = ANY($1::uuid[])`,
     [ids],
@@ -21,7 +23,11 @@ async function rows(db, ids) {
  * Waits (bounded) until every accepted job of the phase is terminal in PostgreSQL, then checks.
  * `expectedFailures`: error codes a fault window may legitimately end a job with.
  */
-export async function verify(db, journeys, { drainMs = 60_000, expectedFailures = [] } = {}) {
+export async function verify(
+  db,
+  journeys,
+  { drainMs = 60_000, expectedFailures = [], since = new Date(0) } = {},
+) {
   const accepted = journeys.filter((j) => j.accepted);
   const ids = accepted.map((j) => j.jobId);
   let jobs = [];
@@ -43,8 +49,8 @@ export async function verify(db, journeys, { drainMs = 60_000, expectedFailures 
   // Jobs the API queued but whose 202 never reached a client (lost answers) must end too.
   const { rows: stray } = await db.query(
     `SELECT id, status FROM waste.jobs
-      WHERE status IN ('queued', 'processing') AND NOT (id = ANY($1::uuid[]))`,
-    [ids],
+      WHERE status IN ('queued', 'processing') AND created_at >= $2 AND NOT (id = ANY($1::uuid[]))`,
+    [ids, since],
   );
 
   const problems = [];
@@ -62,7 +68,13 @@ export async function verify(db, journeys, { drainMs = 60_000, expectedFailures 
     }
     j.db = row;
     if (!TERMINAL.includes(row.status)) {
-      lost.push({ jobId: j.jobId, status: row.status });
+      lost.push({
+        jobId: j.jobId,
+        status: row.status,
+        stage: row.stage,
+        stages: row.stages,
+        updatedAt: row.updated_at,
+      });
       continue;
     }
     if (row.status === 'completed') {

@@ -185,6 +185,16 @@ export class Role {
     this.proc.stdout?.on('data', keep);
     this.proc.stderr?.on('data', keep);
     this.exited = once(this.proc, 'exit');
+    const proc = this.proc;
+    proc.on('exit', (code, signal) => {
+      if (!proc.expectedExit) {
+        this.unexpectedExits = (this.unexpectedExits ?? 0) + 1;
+        console.error(
+          `[bench] ${this.name} (pid ${proc.pid}) exited unexpectedly: ${code ?? signal}`,
+        );
+        console.error(this.log.join('').slice(-3000));
+      }
+    });
     return this;
   }
 
@@ -203,6 +213,7 @@ export class Role {
     await this.sample();
     this.cpuS += this.lastCpu;
     this.lastCpu = 0;
+    this.proc.expectedExit = true;
     this.proc.kill(signal);
     const t = setTimeout(() => this.proc.kill('SIGKILL'), graceMs);
     await this.exited;
