@@ -60,10 +60,7 @@ describe('analytics: per-job events and daily stats from real pipeline jobs', ()
     rf = await new RoboflowStandin().start();
     app = await bootRole(iso, {
       APP_ROLE: 'all',
-      VISION_PROVIDER: 'roboflow',
-      ROBOFLOW_API_URL: rf.url,
-      ROBOFLOW_API_KEY: rf.apiKey,
-      ROBOFLOW_MODEL: 'taco-trash/3',
+      ...rf.env,
       LOCATIONS_SAMPLE_DATA: 'false',
       ADMIN_API_TOKEN: TOKEN,
     });

@@ -21,10 +21,7 @@ describe('provider failures: retry transient ones with backoff, fail the rest at
     rf = await new RoboflowStandin().start();
     app = await bootRole(iso, {
       APP_ROLE: 'all',
-      VISION_PROVIDER: 'roboflow',
-      ROBOFLOW_API_URL: rf.url,
-      ROBOFLOW_API_KEY: rf.apiKey,
-      ROBOFLOW_MODEL: 'taco-trash/3',
+      ...rf.env,
       VISION_TIMEOUT_MS: '300',
       TASK_MAX_ATTEMPTS: '3',
       RATE_LIMIT_LOGIN_PER_IP: '0',

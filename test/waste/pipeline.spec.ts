@@ -23,10 +23,7 @@ describe('analysis pipeline end to end (all roles, real broker, stand-in Roboflo
     rf = await new RoboflowStandin().start();
     app = await bootRole(iso, {
       APP_ROLE: 'all',
-      VISION_PROVIDER: 'roboflow',
-      ROBOFLOW_API_URL: rf.url,
-      ROBOFLOW_API_KEY: rf.apiKey,
-      ROBOFLOW_MODEL: 'taco-trash/3',
+      ...rf.env,
       RATE_LIMIT_LOGIN_PER_IP: '0',
       LOCATIONS_SAMPLE_DATA: 'false',
     });

@@ -37,10 +37,7 @@ describe('separate role processes: SIGKILL mid-job, SSE across API replicas', ()
     env = {
       ...iso.env,
       JWT_SECRET: TEST_JWT_SECRET,
-      VISION_PROVIDER: 'roboflow',
-      ROBOFLOW_API_URL: rf.url,
-      ROBOFLOW_API_KEY: rf.apiKey,
-      ROBOFLOW_MODEL: 'taco-trash/3',
+      ...rf.env,
       RATE_LIMIT_LOGIN_PER_IP: '0',
       LOG_LEVEL: 'warn',
     };

@@ -107,6 +107,16 @@ export class RoboflowStandin {
     });
   }
 
+  /** The app configuration that points VISION_PROVIDER=roboflow at this stand-in. */
+  get env(): Record<string, string> {
+    return {
+      VISION_PROVIDER: 'roboflow',
+      ROBOFLOW_API_URL: this.url,
+      ROBOFLOW_API_KEY: this.apiKey,
+      ROBOFLOW_MODEL: 'taco-trash/3',
+    };
+  }
+
   async close(): Promise<void> {
     await this.loop?.close();
   }
