@@ -75,6 +75,48 @@ describe('processes: bad configuration and graceful shutdown (compiled dist/)', 
     expect(r.err).toContain('serves HTTP');
   });
 
+  it("a worker's log lines carry the request id of the message it handles", async () => {
+    const env = { ...iso.env, APP_ROLE: 'fast', JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'info' };
+    const worker = run('test/fixtures/probe-worker.js', env);
+    let stdout = '';
+    worker.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    const exited = finish(worker);
+    await waitFor('worker ready', () => stdout.includes('READY'), 30_000);
+    const probe = await QueueProbe.connect(iso.rabbitUrl);
+    try {
+      await waitFor(
+        'consumer attached',
+        async () => (await probe.channel.checkQueue('q.fast')).consumerCount === 1,
+        10_000,
+      );
+      probe.channel.publish(
+        'tasks',
+        'waste.high.download',
+        Buffer.from(JSON.stringify({ tag: 'traced', sleepMs: 1 })),
+        {
+          persistent: true,
+          messageId: 'msg-traced',
+          headers: { 'x-attempt': 1, 'x-request-id': 'req-from-the-app' },
+        },
+      );
+      const line = await waitFor('the handler logged', () =>
+        stdout.split('\n').find((l) => l.includes('handling traced')),
+      );
+      expect(JSON.parse(line)).toMatchObject({
+        msg: 'handling traced',
+        requestId: 'req-from-the-app',
+        routingKey: 'waste.high.download',
+        messageId: 'msg-traced',
+        attempt: 1,
+        role: 'fast',
+      });
+    } finally {
+      await probe.close();
+      worker.kill('SIGTERM');
+      await exited;
+    }
+  });
+
   it('SIGTERM during slow handlers finishes them, acks them, and loses nothing', async () => {
     const env = { ...iso.env, APP_ROLE: 'fast', JWT_SECRET: TEST_JWT_SECRET, PREFETCH_FAST: '4' };
     const worker = run('test/fixtures/probe-worker.js', env);
@@ -89,6 +131,8 @@ describe('processes: bad configuration and graceful shutdown (compiled dist/)', 
         async () => (await probe.channel.checkQueue('q.fast')).consumerCount === 1,
         10_000,
       );
+      const key = (l: string) => `${iso.redisPrefix}:probe:${l}`;
+      await redis.del(key('started'), key('done')); // the earlier test's probe ran too
       for (const tag of ['m1', 'm2', 'm3']) {
         probe.channel.publish(
           'tasks',
@@ -100,7 +144,6 @@ describe('processes: bad configuration and graceful shutdown (compiled dist/)', 
           },
         );
       }
-      const key = (l: string) => `${iso.redisPrefix}:probe:${l}`;
       await waitFor('all three in flight', async () => (await redis.llen(key('started'))) === 3);
       worker.kill('SIGTERM');
       const r = await exited;

@@ -8,6 +8,8 @@ import {
 } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { ConsumeMessage } from 'amqplib';
+import { PinoLogger } from 'nestjs-pino';
+import { Store, storage } from 'nestjs-pino/storage';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { Metrics } from '../observability/metrics';
 import { CONSUMED_QUEUES } from './consumed-queues.token';
@@ -50,6 +52,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly metrics: Metrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CONSUMED_QUEUES) private readonly queues: QueueName[],
+    private readonly pino: PinoLogger,
   ) {}
 
   /** Routing keys with a registered handler (for tests and the boot log). */
@@ -142,7 +145,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       return;
     }
     try {
-      await registered.handler(payload, ctx);
+      await this.inLogContext(ctx, () => registered.handler(payload, ctx));
       done('ok');
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
@@ -172,6 +175,22 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       }
       done('dead_letter');
     }
+  }
+
+  /**
+   * Runs a handler with a child logger in nestjs-pino's async context, so every log line it
+   * writes carries the request id of the HTTP request that started the work, the routing key,
+   * the message id and the attempt.
+   */
+  private inLogContext<T>(ctx: TaskContext, fn: () => Promise<T>): Promise<T> {
+    // Outside any request this is the process's base logger (worker roles have no HTTP middleware).
+    const child = this.pino.logger.child({
+      requestId: ctx.requestId,
+      routingKey: ctx.routingKey,
+      messageId: ctx.messageId,
+      attempt: ctx.attempt,
+    });
+    return storage.run(new Store(child), fn);
   }
 
   /** Smallest delay tier ≥ max(2^(attempt-1) s, Retry-After), capped at the largest tier. */
