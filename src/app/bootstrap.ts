@@ -66,7 +66,7 @@ export async function startApp(
   app.useGlobalFilters(new ProblemFilter());
   app.enableShutdownHooks();
   setupOpenApi(app);
-  await app.listen(config.PORT, '0.0.0.0');
+  await app.listen(config.PORT, config.BIND_HOST);
   const { port } = app.getHttpServer().address() as AddressInfo;
   return { app, http: app, config, url: `http://127.0.0.1:${port}`, close: () => app.close() };
 }

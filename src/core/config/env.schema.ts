@@ -72,6 +72,7 @@ export const envSchema = z.object({
     })
     .default('all'),
   NODE_ENV: z.string().default('development'),
+  BIND_HOST: z.string().min(1).default('0.0.0.0'),
   PORT: int(0, 65535).default(3000),
   METRICS_PORT: int(0, 65535).default(9464),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

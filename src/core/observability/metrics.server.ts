@@ -42,7 +42,7 @@ export class MetricsServer
     });
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
-      this.server!.listen(this.config.METRICS_PORT, '0.0.0.0', () => resolve());
+      this.server!.listen(this.config.METRICS_PORT, this.config.BIND_HOST, () => resolve());
     });
     this.logger.log(`metrics and health on :${this.port}`);
   }
