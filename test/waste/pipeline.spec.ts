@@ -114,6 +114,13 @@ describe('analysis pipeline end to end (all roles, real broker, stand-in Roboflo
     );
     expect(job.result!.cache).toEqual({ hit: true, kind: 'similar' });
     expect(rf.calls.length).toBe(calls);
+    // The near copy's own bytes are now an exact entry.
+    const again = await waitForEnd(
+      base,
+      user.accessToken,
+      (await submitPhoto(base, user.accessToken, near)).jobId,
+    );
+    expect(again.result!.cache).toEqual({ hit: true, kind: 'exact' });
     const other = await waitForEnd(
       base,
       user.accessToken,

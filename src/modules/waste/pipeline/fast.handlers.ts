@@ -202,7 +202,9 @@ export class FastPipelineHandlers implements TaskFailureListener {
       result: { ...result, timings: { ...result.timings, totalMs } },
     });
     await this.history.recordAnalysis(historyEntry(final));
-    if (!result.cache.hit && job.imageSha256 && job.imagePhash && result.items.length) {
+    // A miss teaches the cache; so does a near-identical hit (its own bytes become an exact entry,
+    // so the next upload of this very file is an exact hit).
+    if (result.cache.kind !== 'exact' && job.imageSha256 && job.imagePhash && result.items.length) {
       await this.cache.store(job.imageSha256, job.imagePhash, {
         items: this.results.classified(result.items),
         model: 'pipeline',
