@@ -5,6 +5,7 @@ import { UsersHistory1764152100000 } from './1764152100000-users-history';
 import { LocationsCollectionPoints1764160600000 } from './1764160600000-locations-collection-points';
 import { WasteJobs1764170000000 } from './1764170000000-waste-jobs';
 import { AnalyticsTables1764180000000 } from './1764180000000-analytics-tables';
+import { WasteImageFingerprint1764190000000 } from './1764190000000-waste-image-fingerprint';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -19,4 +20,5 @@ export const MIGRATIONS: MigrationClass[] = [
   LocationsCollectionPoints1764160600000,
   WasteJobs1764170000000,
   AnalyticsTables1764180000000,
+  WasteImageFingerprint1764190000000,
 ];

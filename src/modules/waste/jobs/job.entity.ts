@@ -23,7 +23,8 @@ export class JobEntity {
   @Column('timestamptz', { name: 'upload_expires_at' }) uploadExpiresAt!: Date;
   @Column('varchar', { name: 'image_sha256', length: 64, nullable: true }) imageSha256!:
     string | null;
-  @Column('varchar', { name: 'image_phash', length: 16, nullable: true }) imagePhash!:
+  /** dHash and colour thumbnail (image-processing's fingerprint). */
+  @Column('varchar', { name: 'image_phash', length: 80, nullable: true }) imagePhash!:
     string | null;
   @Column('jsonb', { nullable: true }) result!: JobResult | null;
   @Column('varchar', { name: 'error_code', length: 40, nullable: true }) errorCode!: string | null;

@@ -18,7 +18,7 @@ import { historyEntry } from '../jobs/history-entry';
 import { JobEntity } from '../jobs/job.entity';
 import { JobsService } from '../jobs/jobs.service';
 import { ImageCacheService } from './image-cache.service';
-import { differenceHash, preprocessForVision, sha256, validateAndClean } from './image-processing';
+import { fingerprint, preprocessForVision, sha256, validateAndClean } from './image-processing';
 import { ResultBuilder } from './result-builder';
 import { cleanKey, visionKey } from './storage-keys';
 import { JobTask, SaveTask, USER_FAILURE_CODES } from './task-payloads';
@@ -103,7 +103,7 @@ export class FastPipelineHandlers implements TaskFailureListener {
 
     await this.jobs.stage(job.id, 'hashing');
     const sha = sha256(bytes);
-    const phash = await differenceHash(image.clean);
+    const phash = await fingerprint(image.clean);
     lap('hash');
 
     const hit = await this.cache.lookup(sha, phash);

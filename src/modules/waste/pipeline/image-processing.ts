@@ -106,6 +106,29 @@ export async function differenceHash(buf: Buffer): Promise<string> {
   return bits.toString(16).padStart(16, '0');
 }
 
+/**
+ * What the near-duplicate cache compares: the dHash (shape, 16 hex) and a 3×3 colour thumbnail
+ * (27 bytes, 54 hex), as `<dhash>.<colour>`. dHash is greyscale: alone it cannot tell a green
+ * bottle from a clear one of the same shape, and colour is what decides the bin there.
+ */
+export async function fingerprint(clean: Buffer): Promise<string> {
+  const [dhash, colour] = await Promise.all([
+    differenceHash(clean),
+    sharp(clean).removeAlpha().resize(3, 3, { fit: 'fill' }).raw().toBuffer(),
+  ]);
+  return `${dhash}.${colour.toString('hex')}`;
+}
+
+/** Largest per-channel difference between two colour thumbnails (0–255). */
+export function colourDistance(a: string, b: string): number {
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  if (x.length !== y.length || !x.length) return 255;
+  let max = 0;
+  for (let i = 0; i < x.length; i++) max = Math.max(max, Math.abs(x[i] - y[i]));
+  return max;
+}
+
 export function hammingHex(a: string, b: string): number {
   let x = BigInt(`0x${a}`) ^ BigInt(`0x${b}`);
   let n = 0;

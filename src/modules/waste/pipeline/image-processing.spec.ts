@@ -1,0 +1,62 @@
+import sharp from 'sharp';
+import { makePhoto, nearCopy } from '../../../../test/support/photos';
+import {
+  colourDistance,
+  fingerprint,
+  hammingHex,
+  sniffFormat,
+  validateAndClean,
+} from './image-processing';
+
+const parts = (fp: string) => {
+  const [dhash, colour] = fp.split('.');
+  return { dhash, colour };
+};
+
+describe('near-duplicate fingerprint', () => {
+  it('a re-encoded, resized, slightly cropped copy stays within the cache thresholds', async () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const photo = await makePhoto(seed);
+      const a = parts(await fingerprint((await validateAndClean(photo, 4e7)).clean));
+      const b = parts(
+        await fingerprint(
+          (
+            await validateAndClean(
+              await nearCopy(photo, { cropPct: 0.03, scale: 0.6, quality: 65 }),
+              4e7,
+            )
+          ).clean,
+        ),
+      );
+      expect(hammingHex(a.dhash, b.dhash)).toBeLessThanOrEqual(10);
+      expect(colourDistance(a.colour, b.colour)).toBeLessThanOrEqual(32);
+    }
+  });
+
+  it('the same shape in another colour is not a near duplicate (green vs clear bottle)', async () => {
+    const bottle = (fill: string) =>
+      sharp(
+        Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="600" height="800">
+        <rect width="100%" height="100%" fill="#d8d4cc"/>
+        <rect x="220" y="120" width="160" height="560" rx="60" fill="${fill}"/>
+        <rect x="265" y="60" width="70" height="80" fill="${fill}"/></svg>`),
+      )
+        .jpeg()
+        .toBuffer();
+    const clear = parts(await fingerprint(await bottle('#eef3f5')));
+    const green = parts(await fingerprint(await bottle('#2e7d32')));
+    expect(colourDistance(clear.colour, green.colour)).toBeGreaterThan(32);
+  });
+
+  it('different photos are far apart in dHash', async () => {
+    const a = parts(await fingerprint(await makePhoto(11)));
+    const b = parts(await fingerprint(await makePhoto(12)));
+    expect(hammingHex(a.dhash, b.dhash)).toBeGreaterThan(10);
+  });
+
+  it('format is sniffed from the bytes, not the declared type', async () => {
+    expect(sniffFormat(await makePhoto(1, { format: 'png', width: 20, height: 20 }))).toBe('png');
+    expect(sniffFormat(await makePhoto(1, { format: 'webp', width: 20, height: 20 }))).toBe('webp');
+    expect(sniffFormat(Buffer.from('GIF89a...'))).toBeUndefined();
+  });
+});
