@@ -45,7 +45,7 @@ export class OptionalJwtAuthGuard implements CanActivate {
     const req = ctx.switchToHttp().getRequest<AuthenticatedRequest>();
     const token = bearerToken(req);
     if (!token) return true;
-    const { user, session } = await this.tokens.authenticate(token);
+    const { user, session } = await this.tokens.authenticate(token, { fresh: true });
     req.user = user;
     req.authSession = session;
     return true;

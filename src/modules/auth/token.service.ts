@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
+import { LRUCache } from 'lru-cache';
 import { createHash, randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../../core/config/app-config';
@@ -26,6 +27,8 @@ export interface IssuedTokens {
   expiresIn: number;
 }
 
+/** How long a looked-up user row is reused by authenticate(). */
+const USER_CACHE_MS = 10_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function sha256(value: string): string {
@@ -42,6 +45,9 @@ export function sha256(value: string): string {
 export class TokenService {
   private readonly logger = new Logger(TokenService.name);
   private readonly reuse;
+
+  /** Users seen in the last few seconds (see authenticate). */
+  private readonly users = new LRUCache<string, AuthUser>({ max: 50_000, ttl: USER_CACHE_MS });
 
   constructor(
     private readonly jwt: JwtService,
@@ -132,7 +138,17 @@ export class TokenService {
   }
 
   /** The guard's check: a valid access token, not denied, of a user that still exists. */
-  async authenticate(token: string): Promise<{ user: AuthUser; session: AuthSession }> {
+  /**
+   * Verifies an access token and loads its user. Deleted accounts and revoked logins are caught by
+   * the Redis deny list (deletion and merges revoke every family), so the user row may come from a
+   * short in-process cache: the hottest endpoint (status polling, twice a second per app) then
+   * costs no database round trip. `fresh` skips the cache where `isGuest` must be current (OAuth
+   * login upgrading a guest).
+   */
+  async authenticate(
+    token: string,
+    opts: { fresh?: boolean } = {},
+  ): Promise<{ user: AuthUser; session: AuthSession }> {
     const claims = await this.verify(token, 'access');
     let denied: boolean;
     try {
@@ -142,14 +158,22 @@ export class TokenService {
       throw ProblemException.unavailable('Authentication is temporarily unavailable');
     }
     if (denied) throw ProblemException.unauthorized('The token has been revoked');
+    const user = (!opts.fresh && this.users.get(claims.sub)) || (await this.loadUser(claims.sub));
+    if (!user) throw ProblemException.unauthorized('The account no longer exists');
+    return { user, session: { jti: claims.jti, familyId: claims.fam, exp: claims.exp } };
+  }
+
+  private async loadUser(id: string): Promise<AuthUser | undefined> {
     const rows = (await this.dataSource.query(`SELECT id, is_guest FROM auth.users WHERE id = $1`, [
-      claims.sub,
+      id,
     ])) as { id: string; is_guest: boolean }[];
-    if (!rows.length) throw ProblemException.unauthorized('The account no longer exists');
-    return {
-      user: { id: rows[0].id, isGuest: rows[0].is_guest },
-      session: { jti: claims.jti, familyId: claims.fam, exp: claims.exp },
-    };
+    if (!rows.length) {
+      this.users.delete(id);
+      return undefined;
+    }
+    const user = { id: rows[0].id, isGuest: rows[0].is_guest };
+    this.users.set(id, user);
+    return user;
   }
 
   /**
