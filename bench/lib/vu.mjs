@@ -150,7 +150,10 @@ export class Driver {
     const token = await this.login();
     if (!token) return;
     for (let j = 0; j < journeys && Date.now() < this.stopAt; j++) {
-      if (j > 0) await sleep(thinkMin + Math.random() * (thinkMax - thinkMin));
+      if (j > 0) {
+        const think = thinkMin + Math.random() * (thinkMax - thinkMin);
+        await sleep(Math.max(0, Math.min(think, this.stopAt - Date.now())));
+      }
       if (Date.now() >= this.stopAt) break;
       await this.journey(u, token, follow);
     }
@@ -310,6 +313,32 @@ export class Driver {
       };
       const timer = setTimeout(() => finish(true), this.followTimeoutMs);
     });
+  }
+
+  /**
+   * `users` pollers, each reading one completed job every 0.5 s on its own schedule (random
+   * start offset, so the requests are spread over the interval as real phones' are).
+   */
+  async pollHold(targets, users, seconds) {
+    const until = now() + seconds * 1000;
+    const one = async () => {
+      const t = targets[Math.floor(Math.random() * targets.length)];
+      await sleep(Math.random() * 500);
+      let next = now();
+      while (now() < until) {
+        const wait = next - now();
+        if (wait > 0) await sleep(wait);
+        next = now() + 500;
+        try {
+          const r = await this.call('GET', `/waste/status/${t.jobId}`, { token: t.token });
+          if (r.status === 200) this.rec.polls.push(r.ms);
+          else this.rec.pollErrors++;
+        } catch {
+          this.rec.pollErrors++;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: users }, one));
   }
 
   async close() {
