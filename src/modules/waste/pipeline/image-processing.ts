@@ -2,6 +2,10 @@ import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { PermanentTaskError } from '../../../core/messaging/task.errors';
 
+// Every photo is decoded once: libvips' operation cache (50 MB by default) would only hold
+// memory that the next photo never reuses.
+sharp.cache(false);
+
 export type ImageFormat = 'jpeg' | 'png' | 'webp';
 
 /** The format the bytes really are (magic numbers), whatever the client declared. */
