@@ -216,6 +216,9 @@ class System {
       }),
     );
     role.metricsPort = metricsPort;
+    // A supervisor, as Kubernetes would be: a role that dies by itself is restarted 2 s later
+    // and the crash is reported (with the last lines it logged).
+    role.onCrash = (dead, how) => void this.restartCrashed(dead, how);
     role.start();
     await waitReady(metricsPort, role, 90_000);
     return role;
@@ -255,6 +258,23 @@ class System {
       all.map((r, i) => writeFile(join(dir, `${phase}-${r.name}-${i}.log`), r.log.join(''))),
     );
     this.retired = [];
+  }
+
+  async restartCrashed(dead, how) {
+    const tail = dead.log.join('').slice(-4000);
+    const reason =
+      /^(\w*Error: .*)$/m.exec(tail.split('triggerUncaughtException').pop() ?? '')?.[1] ??
+      String(how);
+    (this.crashes ??= []).push({ role: dead.name, at: new Date().toISOString(), how, reason });
+    log(`${dead.name} crashed (${how}: ${reason}); restarting it in 2 s`);
+    await sleep(2000);
+    if (!this.roles.includes(dead)) return;
+    const fresh = await this.spawnRole(dead.name);
+    fresh.cpuS += dead.totalCpuS();
+    fresh.maxRssMb = dead.maxRssMb;
+    fresh.restarts = dead.restarts + 1;
+    this.roles[this.roles.indexOf(dead)] = fresh;
+    (this.retired ??= []).push(dead);
   }
 
   /** A role that died on its own (not by a fault) is restarted and reported. */
@@ -423,6 +443,7 @@ async function runJourneys(phase, ctx) {
   ctx.lastDriver = driver;
   ctx.tokens ??= [];
   const died = await sys.ensureAlive();
+  const crashes0 = sys.crashes?.length ?? 0;
   // Each phase starts with a cold image cache and its own photo cycle, so "new" photos are new.
   await clearImageCache(sys.iso);
   ctx.picker = new PhotoPicker(ctx.pool, S.mix);
@@ -479,6 +500,9 @@ async function runJourneys(phase, ctx) {
   });
   clearInterval(sampler);
   await Promise.all(sys.roles.map((r) => r.sample()));
+  const crashes = (sys.crashes ?? []).slice(crashes0);
+  // Not a lost job by itself, but a defect worth its own line in the report.
+  if (crashes.length) check.crashes = crashes;
   if (died.length) {
     check.ok = false;
     check.problems.push(`before the phase, ${died.join(', ')} had died by itself`);
@@ -1033,6 +1057,17 @@ function markdown(run) {
         ]),
       ]),
     );
+  }
+  const crashed = run.results.filter((r) => r.check?.crashes?.length);
+  if (crashed.length) {
+    L.push(
+      '',
+      '**Crashes** (the bench restarts a crashed role after 2 s, as Kubernetes would)',
+      '',
+    );
+    for (const r of crashed)
+      for (const c of r.check.crashes)
+        L.push(`- ${r.name}: ${c.role} exited (${c.how}) — ${c.reason}`);
   }
   const bad = run.results.filter((r) => r.check && !r.check.ok);
   if (bad.length) {

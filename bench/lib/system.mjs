@@ -193,6 +193,7 @@ export class Role {
           `[bench] ${this.name} (pid ${proc.pid}) exited unexpectedly: ${code ?? signal}`,
         );
         console.error(this.log.join('').slice(-3000));
+        this.onCrash?.(this, code ?? signal);
       }
     });
     return this;
