@@ -159,6 +159,7 @@ export const envSchema = z.object({
   MAX_IMAGE_PIXELS: int(1).default(40_000_000),
   UPLOAD_URL_TTL_SECONDS: int(30, 86400).default(600),
   JOB_TIMEOUT_SECONDS: int(30).default(900),
+  JOB_RESUME_SECONDS: int(10).default(120),
   SSE_HEARTBEAT_MS: int(100, 600_000).default(15_000),
 
   // Rate limits (requests per RATE_LIMIT_WINDOW_SECONDS; 0 disables one). Redis-backed, so

@@ -15,6 +15,7 @@ import { WasteBulkHandlers } from './pipeline/bulk.handlers';
 import { ExternalPipelineHandlers } from './pipeline/external.handlers';
 import { FastPipelineHandlers } from './pipeline/fast.handlers';
 import { ImageCacheService } from './pipeline/image-cache.service';
+import { PipelineRelay } from './pipeline/pipeline-relay';
 import { ResultBuilder } from './pipeline/result-builder';
 import { UploadsController } from './uploads.controller';
 import { VISION_PROVIDER } from './vision/vision.provider';
@@ -30,7 +31,13 @@ export class WasteModule {
   static forRole(config: AppConfig): DynamicModule {
     const role = config.APP_ROLE;
     const api = servesHttp(role) && config.API_MODULES.includes('waste');
-    const providers: Provider[] = [JobsService, JobEventsEmitter, ImageCacheService, ResultBuilder];
+    const providers: Provider[] = [
+      JobsService,
+      JobEventsEmitter,
+      ImageCacheService,
+      ResultBuilder,
+      PipelineRelay,
+    ];
     if (api) providers.push(AnalysisService, JobEventsHub);
     if (runsWorker(role, 'fast')) providers.push(FastPipelineHandlers);
     if (runsWorker(role, 'external')) {

@@ -4,8 +4,10 @@ import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
 import { TaskHandler } from '../../../core/messaging/task-handler.decorator';
 import { RoutingKey } from '../../../core/messaging/topology';
+import { RedisService } from '../../../core/redis/redis.service';
 import { STORAGE_DRIVER, StorageDriver } from '../../../core/storage/storage.driver';
 import { JobsService } from '../jobs/jobs.service';
+import { PipelineRelay } from './pipeline-relay';
 import { allKeys } from './storage-keys';
 
 /** Waste jobs' housekeeping on the bulk role: account purge and the job watchdog. */
@@ -16,6 +18,8 @@ export class WasteBulkHandlers {
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly jobs: JobsService,
+    private readonly relay: PipelineRelay,
+    private readonly redis: RedisService,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -41,8 +45,14 @@ export class WasteBulkHandlers {
    * Every job ends: uploads that never came expire, and jobs stuck past JOB_TIMEOUT_SECONDS
    * (a message expired by TTL, dead-lettered or lost) fail with TIMEOUT.
    */
+  /**
+   * Every job ends: uploads that never came expire; jobs without progress for JOB_RESUME_SECONDS
+   * get the message they wait for sent again (a message expired by TTL, dead-lettered by a
+   * full queue or lost with a connection), at most once per 5 minutes each; jobs stuck past
+   * JOB_TIMEOUT_SECONDS fail with TIMEOUT.
+   */
   @TaskHandler(RoutingKey.SchedJobsWatchdog)
-  async watchdog(): Promise<{ expired: number; timedOut: number }> {
+  async watchdog(): Promise<{ expired: number; resumed: number; timedOut: number }> {
     const expired = (await this.db.query(
       `SELECT id FROM waste.jobs WHERE status = 'awaiting_upload' AND upload_expires_at < now() - interval '1 minute' LIMIT 1000`,
     )) as { id: string }[];
@@ -60,11 +70,28 @@ export class WasteBulkHandlers {
     for (const { id } of stuck) {
       await this.jobs.fail(id, 'TIMEOUT', `no progress for ${this.config.JOB_TIMEOUT_SECONDS} s`);
     }
-    if (expired.length || stuck.length) {
+    const idle = (await this.db.query(
+      `SELECT id FROM waste.jobs WHERE status IN ('queued', 'processing')
+          AND updated_at < now() - make_interval(secs => $1) LIMIT 1000`,
+      [this.config.JOB_RESUME_SECONDS],
+    )) as { id: string }[];
+    let resumed = 0;
+    for (const { id } of idle) {
+      const once = await this.redis.client.set(
+        this.redis.key('waste', 'resumed', id),
+        '1',
+        'EX',
+        300,
+        'NX',
+      );
+      const job = once ? await this.jobs.get(id) : undefined;
+      if (job && (await this.relay.resume(job))) resumed++;
+    }
+    if (expired.length || stuck.length || resumed) {
       this.logger.warn(
-        `watchdog: ${expired.length} upload(s) expired, ${stuck.length} stuck job(s) failed`,
+        `watchdog: ${expired.length} upload(s) expired, ${resumed} idle job(s) resumed, ${stuck.length} stuck job(s) failed`,
       );
     }
-    return { expired: expired.length, timedOut: stuck.length };
+    return { expired: expired.length, resumed, timedOut: stuck.length };
   }
 }

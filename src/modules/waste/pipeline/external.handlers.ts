@@ -16,6 +16,7 @@ import { LocationType } from '../../recycling/recycling.types';
 import { ClassifiedItem } from '../jobs/job.types';
 import { JobsService } from '../jobs/jobs.service';
 import { VISION_PROVIDER, VisionProvider } from '../vision/vision.provider';
+import { PipelineRelay } from './pipeline-relay';
 import { ResultBuilder } from './result-builder';
 import { visionKey } from './storage-keys';
 import { JobTask, SaveTask, USER_FAILURE_CODES } from './task-payloads';
@@ -34,6 +35,7 @@ export class ExternalPipelineHandlers implements TaskFailureListener {
     private readonly coaching: CoachingService,
     private readonly locations: LocationsService,
     private readonly publisher: TaskPublisher,
+    private readonly relay: PipelineRelay,
     @Inject(VISION_PROVIDER) private readonly vision: VisionProvider,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -42,7 +44,14 @@ export class ExternalPipelineHandlers implements TaskFailureListener {
   @TaskHandler(RoutingKey.Vision)
   async classify({ jobId }: JobTask, ctx: TaskContext): Promise<void> {
     const job = await this.jobs.get(jobId);
-    if (!job || job.status !== 'processing' || job.stage !== 'classifying') return;
+    if (!job) return;
+    if (job.status !== 'processing' || job.stage !== 'classifying') {
+      // A redelivery after guidance was written: make sure coaching (and nearby) were asked for.
+      if ((ctx.redelivered || ctx.attempt > 1) && job.status === 'processing') {
+        await this.relay.resume(job, ctx.requestId);
+      }
+      return;
+    }
     const started = Date.now();
     let items: ClassifiedItem[];
     let visionMs: number | null = null;
@@ -91,10 +100,7 @@ export class ExternalPipelineHandlers implements TaskFailureListener {
       },
     );
     if (!updated) return;
-    await this.publisher.publish(RoutingKey.Feedback, { jobId }, { requestId: ctx.requestId });
-    if (job.lat !== null && job.lng !== null) {
-      await this.publisher.publish(RoutingKey.MapNearby, { jobId }, { requestId: ctx.requestId });
-    }
+    await this.relay.afterGuidance(updated, ctx.requestId);
   }
 
   @TaskHandler(RoutingKey.Feedback)

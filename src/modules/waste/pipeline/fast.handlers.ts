@@ -19,6 +19,7 @@ import { JobEntity } from '../jobs/job.entity';
 import { JobsService } from '../jobs/jobs.service';
 import { ImageCacheService } from './image-cache.service';
 import { fingerprint, preprocessForVision, sha256, validateAndClean } from './image-processing';
+import { PipelineRelay } from './pipeline-relay';
 import { ResultBuilder } from './result-builder';
 import { cleanKey, visionKey } from './storage-keys';
 import { JobTask, SaveTask, USER_FAILURE_CODES } from './task-payloads';
@@ -35,6 +36,7 @@ export class FastPipelineHandlers implements TaskFailureListener {
     private readonly cache: ImageCacheService,
     private readonly results: ResultBuilder,
     private readonly publisher: TaskPublisher,
+    private readonly relay: PipelineRelay,
     private readonly history: HistoryService,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -43,14 +45,13 @@ export class FastPipelineHandlers implements TaskFailureListener {
   @TaskHandler(RoutingKey.WasteDownload)
   async download({ jobId }: JobTask, ctx: TaskContext): Promise<void> {
     const found = await this.jobs.get(jobId);
-    // Idempotent: a redelivered message for a job already past these stages is acked and skipped.
-    if (
-      !found ||
-      !(
-        found.status === 'queued' ||
-        (found.status === 'processing' && EARLY_STAGES.has(found.stage ?? ''))
-      )
-    ) {
+    if (!found) return;
+    const early =
+      found.status === 'queued' ||
+      (found.status === 'processing' && EARLY_STAGES.has(found.stage ?? ''));
+    if (!early) {
+      // A redelivery for a job already past download: make sure its next message was sent.
+      if (ctx.redelivered || ctx.attempt > 1) await this.relay.resume(found, ctx.requestId);
       return;
     }
     const started = Date.now();
@@ -117,7 +118,7 @@ export class FastPipelineHandlers implements TaskFailureListener {
         { stage: 'coaching', progress: 70, imageSha256: sha, imagePhash: phash, result },
         { from: ['processing'], timings: t },
       );
-      await this.afterGuidance(job, ctx);
+      await this.relay.afterGuidance({ ...job, result } as JobEntity, ctx.requestId);
       return;
     }
 
@@ -136,22 +137,6 @@ export class FastPipelineHandlers implements TaskFailureListener {
       { jobId: job.id },
       { requestId: ctx.requestId },
     );
-  }
-
-  /** Once guidance is visible: coaching, and nearby points when the photo came with a location. */
-  private async afterGuidance(job: JobEntity, ctx: TaskContext): Promise<void> {
-    await this.publisher.publish(
-      RoutingKey.Feedback,
-      { jobId: job.id },
-      { requestId: ctx.requestId },
-    );
-    if (job.lat !== null && job.lng !== null) {
-      await this.publisher.publish(
-        RoutingKey.MapNearby,
-        { jobId: job.id },
-        { requestId: ctx.requestId },
-      );
-    }
   }
 
   @TaskHandler(RoutingKey.WasteSave)
