@@ -1,4 +1,4 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import Redis from 'ioredis';
@@ -110,6 +110,62 @@ describe('processes: bad configuration and graceful shutdown (compiled dist/)', 
         attempt: 1,
         role: 'fast',
       });
+    } finally {
+      await probe.close();
+      worker.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  it('a broker connection cut mid-handler neither kills the worker nor loses the message', async () => {
+    const env = { ...iso.env, APP_ROLE: 'fast', JWT_SECRET: TEST_JWT_SECRET, PREFETCH_FAST: '4' };
+    const worker = run('test/fixtures/probe-worker.js', env);
+    let stdout = '';
+    worker.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    const exited = finish(worker);
+    await waitFor('worker ready', () => stdout.includes('READY'), 30_000);
+    const key = (l: string) => `${iso.redisPrefix}:probe:${l}`;
+    await redis.del(key('started'), key('done'));
+    const probe = await QueueProbe.connect(iso.rabbitUrl);
+    try {
+      await waitFor(
+        'consumer attached',
+        async () => (await probe.channel.checkQueue('q.fast')).consumerCount === 1,
+        10_000,
+      );
+      probe.channel.publish(
+        'tasks',
+        'waste.high.download',
+        Buffer.from(JSON.stringify({ tag: 'cut', sleepMs: 1500 })),
+        {
+          persistent: true,
+          headers: { 'x-attempt': 1 },
+        },
+      );
+      await waitFor('in flight', async () => (await redis.llen(key('started'))) === 1);
+      // Close the worker's connections (not ours): its ack will find the channel gone.
+      const ours = probe.localPort;
+      const conns = execFileSync(
+        'rabbitmqctl',
+        ['-q', 'list_connections', 'vhost', 'peer_port', 'pid'],
+        {
+          encoding: 'utf8',
+        },
+      )
+        .split('\n')
+        .map((l) => l.split('\t'))
+        .filter(([vhost, port]) => vhost === iso.vhost && Number(port) !== ours);
+      expect(conns.length).toBeGreaterThan(0);
+      for (const [, , pid] of conns)
+        execFileSync('rabbitmqctl', ['-q', 'close_connection', pid, 'test cut']);
+      // Handled again after the reconnect (at least once), and the worker is still running.
+      await waitFor(
+        'redelivered and handled',
+        async () => (await redis.lrange(key('done'), 0, -1)).length >= 2,
+        20_000,
+      );
+      expect(worker.exitCode).toBeNull();
+      await waitFor('queue drained', async () => (await probe.depth('q.fast')) === 0);
     } finally {
       await probe.close();
       worker.kill('SIGTERM');

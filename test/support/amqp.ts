@@ -15,6 +15,12 @@ export class QueueProbe {
     return new QueueProbe(conn, channel);
   }
 
+  /** This connection's local TCP port (to tell it apart in `rabbitmqctl list_connections`). */
+  get localPort(): number | undefined {
+    return (this.conn as unknown as { connection: { stream: { localPort?: number } } }).connection
+      .stream.localPort;
+  }
+
   async depth(queue: string): Promise<number> {
     return (await this.channel.checkQueue(queue)).messageCount;
   }

@@ -7,7 +7,7 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
-import type { ConsumeMessage } from 'amqplib';
+import type { Channel, ConsumeMessage } from 'amqplib';
 import { PinoLogger } from 'nestjs-pino';
 import { Store, storage } from 'nestjs-pino/storage';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
@@ -76,7 +76,12 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       const { consumerTag } = await this.amqp.createSubscriber(
         (msg: unknown, raw?: ConsumeMessage) =>
           this.track(this.dispatch(msg, raw as ConsumeMessage)),
-        { queue, queueOptions: { channel: spec.channel }, createQueueIfNotExists: false },
+        {
+          queue,
+          queueOptions: { channel: spec.channel },
+          createQueueIfNotExists: false,
+          errorHandler: (channel, msg, error) => this.rejectSafely(channel, msg, error),
+        },
         `dispatch:${queue}`,
       );
       this.consumerTags.push(consumerTag);
@@ -174,6 +179,23 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
           );
       }
       done('dead_letter');
+    }
+  }
+
+  /**
+   * What golevelup does when a handler (or the ack after it) throws: dead-letter the message.
+   * When the channel is already gone (the broker restarted mid-handler) the nack throws too;
+   * that must not become an unhandled rejection that kills the worker — the broker redelivers an
+   * unacked message by itself.
+   */
+  private rejectSafely(channel: Channel, msg: ConsumeMessage, error: unknown): void {
+    try {
+      channel.nack(msg, false, false);
+    } catch (nackError) {
+      this.logger.warn(
+        `message ${String(msg.properties.messageId)} left unacked (${(error as Error)?.message ?? error}; ` +
+          `${(nackError as Error).message}): the broker redelivers it`,
+      );
     }
   }
 
