@@ -535,6 +535,21 @@ async function runJourneys(phase, ctx) {
     maxRssMb: round(process.memoryUsage().rss / 1048576),
     cpuPct: round(((lg.user + lg.system) / 1e6 / wallS) * 100),
   });
+  // Event-loop delay per role (prom-client's default metrics), at the end of the phase.
+  await Promise.all(
+    resources.map(async (x) => {
+      const role = sys.role(x.role);
+      if (!role) return;
+      try {
+        const text = await (await fetch(`http://127.0.0.1:${role.metricsPort}/metrics`)).text();
+        const g = (n) => Number(new RegExp(`^${n} ([\\d.e+-]+)`, 'm').exec(text)?.[1]);
+        x.loopP99Ms = round(g('nodejs_eventloop_lag_p99_seconds') * 1000);
+        x.loopMaxMs = round(g('nodejs_eventloop_lag_max_seconds') * 1000);
+      } catch {
+        /* role gone */
+      }
+    }),
+  );
   for (const r of sys.roles) r.rssSamples = [];
   await sys.saveLogs(phase.name);
   const stand = await standins.ctl('/stats');
@@ -1010,7 +1025,11 @@ function markdown(run) {
       `**500 pollers holding** (each polls one completed job every 0.5 s on its own schedule): ${h.users} users, ${h.seconds} s, ${h.requests} requests, ${h.rps} req/s, latency ${fmtDist(h.latency)}, errors ${h.errors}.`,
     );
   }
-  L.push('', '**Resources per role** (max RSS MB / CPU % of one core over the phase)', '');
+  L.push(
+    '',
+    '**Resources per role** (max RSS MB / CPU % of one core over the phase / event-loop delay p99 at the end)',
+    '',
+  );
   const roles = [...new Set(run.results.flatMap((r) => (r.resources ?? []).map((x) => x.role)))];
   L.push(
     table([
@@ -1020,7 +1039,7 @@ function markdown(run) {
         ...roles.map((name) => {
           const x = r.resources?.find((y) => y.role === name);
           return x
-            ? `${x.maxRssMb} / ${x.cpuPct} %${x.restarts ? ` (${x.restarts} restart)` : ''}`
+            ? `${x.maxRssMb} / ${x.cpuPct} %${x.loopP99Ms ? ` / loop p99 ${x.loopP99Ms} ms` : ''}${x.restarts ? ` (${x.restarts} restart)` : ''}`
             : '–';
         }),
       ]),
@@ -1117,11 +1136,12 @@ async function main() {
   killTimer.unref();
   const m = await machine(root);
   log(`${MODE} run on ${m.cpus} × ${m.model}, commit ${m.commit}, load ${m.loadavg}`);
-  await import('node:fs').then((fs) => {
-    if (!fs.existsSync(join(root, 'dist', 'main.js'))) {
-      throw new Error('dist/ is missing: run `npx nest build` first');
-    }
-  });
+  // A rebuild in the work tree (nest build empties dist/ first) may be under way: wait a little.
+  const { existsSync } = await import('node:fs');
+  for (let i = 0; i < 60 && !existsSync(join(root, 'dist', 'main.js')); i++) await sleep(2000);
+  if (!existsSync(join(root, 'dist', 'main.js'))) {
+    throw new Error('dist/ is missing: run `npx nest build` first');
+  }
   const iso = await isolate(root);
   let sys;
   let standins;
