@@ -372,10 +372,14 @@ async function inject(fault, sys, standins, phase) {
     }
     case 'rabbitmq-restart': {
       if (flag('shared-faults')) {
-        rabbitmqctl('stop_app');
-        await sleep(5000);
-        rabbitmqctl('start_app');
-        return 'rabbitmqctl stop_app, 5 s, start_app (the shared broker: every vhost)';
+        const down = Date.now();
+        try {
+          rabbitmqctl('stop_app');
+          await sleep(5000);
+        } finally {
+          rabbitmqctl('start_app');
+        }
+        return `rabbitmqctl stop_app, 5 s, start_app: the shared broker (every vhost) down ${round((Date.now() - down) / 1000)} s`;
       }
       // This run's vhost only: revoke access and drop every connection, so reconnects are
       // refused for 10 s as during a broker restart; durable queues and persistent messages stay.
