@@ -33,7 +33,13 @@ export async function startApp(
     const app = await NestFactory.createApplicationContext(module, { bufferLogs: true });
     app.useLogger(app.get(Logger));
     app.enableShutdownHooks();
-    await app.init();
+    try {
+      await app.init();
+    } catch (err) {
+      // A role that refuses to start must not leave its connections reconnecting behind it.
+      await app.close().catch(() => undefined);
+      throw err;
+    }
     return { app, config, close: () => app.close() };
   }
   const app = await NestFactory.create<NestExpressApplication>(module, { bufferLogs: true });
@@ -66,7 +72,12 @@ export async function startApp(
   app.useGlobalFilters(new ProblemFilter());
   app.enableShutdownHooks();
   setupOpenApi(app);
-  await app.listen(config.PORT, config.BIND_HOST);
+  try {
+    await app.listen(config.PORT, config.BIND_HOST);
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    throw err;
+  }
   const { port } = app.getHttpServer().address() as AddressInfo;
   return { app, http: app, config, url: `http://127.0.0.1:${port}`, close: () => app.close() };
 }

@@ -121,7 +121,9 @@ describe('processes: bad configuration and graceful shutdown (compiled dist/)', 
     const env = { ...iso.env, APP_ROLE: 'fast', JWT_SECRET: TEST_JWT_SECRET, PREFETCH_FAST: '4' };
     const worker = run('test/fixtures/probe-worker.js', env);
     let stdout = '';
-    worker.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    let output = '';
+    worker.stdout!.on('data', (d: Buffer) => ((stdout += d.toString()), (output += d.toString())));
+    worker.stderr!.on('data', (d: Buffer) => (output += d.toString()));
     const exited = finish(worker);
     await waitFor('worker ready', () => stdout.includes('READY'), 30_000);
     const key = (l: string) => `${iso.redisPrefix}:probe:${l}`;
@@ -159,11 +161,17 @@ describe('processes: bad configuration and graceful shutdown (compiled dist/)', 
       for (const [, , pid] of conns)
         execFileSync('rabbitmqctl', ['-q', 'close_connection', pid, 'test cut']);
       // Handled again after the reconnect (at least once), and the worker is still running.
-      await waitFor(
-        'redelivered and handled',
-        async () => (await redis.lrange(key('done'), 0, -1)).length >= 2,
-        20_000,
-      );
+      try {
+        await waitFor(
+          'redelivered and handled',
+          async () => (await redis.lrange(key('done'), 0, -1)).length >= 2,
+          40_000,
+        );
+      } catch (err) {
+        throw new Error(
+          `${(err as Error).message}; worker exit ${worker.exitCode}:\n${output.slice(-4000)}`,
+        );
+      }
       expect(worker.exitCode).toBeNull();
       await waitFor('queue drained', async () => (await probe.depth('q.fast')) === 0);
     } finally {
