@@ -157,8 +157,8 @@ describe('helm chart deploy/helm/waste-coach', () => {
       );
       expect(c.resources?.limits?.memory).toBeDefined();
     }
-    expect(envOf(container(byRole.fast)).PREFETCH_FAST).toBe('4');
-    expect(envOf(container(byRole.external)).PREFETCH_EXTERNAL).toBe('16');
+    expect(envOf(container(byRole.fast)).PREFETCH_FAST).toBe('32');
+    expect(envOf(container(byRole.external)).PREFETCH_EXTERNAL).toBe('256');
     expect(envOf(container(byRole.bulk))).toEqual(
       expect.objectContaining({ PREFETCH_BULK: '1', PREFETCH_SCHED: '1' }),
     );

@@ -102,8 +102,8 @@ export const envSchema = z.object({
     .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only')
     .default('wc'),
   RABBITMQ_URL: url(['amqp:', 'amqps:']).default('amqp://guest:guest@127.0.0.1:5672'),
-  PREFETCH_FAST: int(1, 1000).default(4),
-  PREFETCH_EXTERNAL: int(1, 1000).default(16),
+  PREFETCH_FAST: int(1, 1000).default(32),
+  PREFETCH_EXTERNAL: int(1, 1000).default(256),
   PREFETCH_BULK: int(1, 1000).default(1),
   PREFETCH_SCHED: int(1, 1000).default(1),
   QUEUE_MAX_LENGTH: int(1).default(100000),

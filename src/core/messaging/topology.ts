@@ -57,12 +57,16 @@ export const WORK_QUEUES: readonly WorkQueueSpec[] = [
   { name: QueueName.Sched, binding: 'sched.#', maxPriority: 5, channel: 'sched' },
 ];
 
-/** Message priority per routing key (the seed: vision 10, LLM feedback 7). */
+/**
+ * Message priority per routing key. The seed had vision 10 and LLM feedback 7; under a backlog
+ * that classifies every waiting photo before coaching any (no job completes until the backlog is
+ * gone: docs/benchmarks.md), so work already started goes first: feedback 10, vision 9.
+ */
 export const PRIORITY: Record<RoutingKey, number> = {
   'waste.high.download': 8,
   'waste.high.save': 9,
-  'external.ai.vision': 10,
-  'external.llm.feedback': 7,
+  'external.ai.vision': 9,
+  'external.llm.feedback': 10,
   'external.map.nearby': 6,
   'analytics.low.save': 1,
   'report.low.daily': 1,
