@@ -107,7 +107,7 @@ export const envSchema = z.object({
   PREFETCH_BULK: int(1, 1000).default(1),
   PREFETCH_SCHED: int(1, 1000).default(1),
   QUEUE_MAX_LENGTH: int(1).default(100000),
-  TASK_MAX_ATTEMPTS: int(1, 20).default(5),
+  TASK_MAX_ATTEMPTS: int(1, 20).default(7),
   SHUTDOWN_TIMEOUT_MS: int(0).default(25000),
 
   PUBLIC_BASE_URL: http.default('http://localhost:3000'),

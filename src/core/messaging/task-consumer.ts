@@ -1,4 +1,4 @@
-import { AmqpConnection } from '@golevelup/nestjs-rabbitmq';
+import { AmqpConnection, Nack } from '@golevelup/nestjs-rabbitmq';
 import {
   BeforeApplicationShutdown,
   Inject,
@@ -44,6 +44,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly handlers = new Map<string, Registered>();
   private readonly consumerTags: string[] = [];
   private readonly inFlight = new Set<Promise<unknown>>();
+  private draining = false;
 
   constructor(
     private readonly amqp: AmqpConnection,
@@ -118,7 +119,8 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     return p;
   }
 
-  private async dispatch(payload: unknown, raw: ConsumeMessage): Promise<void> {
+  private async dispatch(payload: unknown, raw: ConsumeMessage): Promise<Nack | void> {
+    if (this.draining) return new Nack(true);
     const routingKey = raw.fields.routingKey as RoutingKey;
     const headers = (raw.properties.headers ?? {}) as Record<string, unknown>;
     const attempt = Number(headers['x-attempt'] ?? 1) || 1;
@@ -247,15 +249,25 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
 
   /** SIGTERM: stop taking messages, finish the ones in hand, then let the connection close. */
   async beforeApplicationShutdown(): Promise<void> {
+    // From here on, a message still in the socket buffer is handed back, not started.
+    this.draining = true;
     await Promise.allSettled(this.consumerTags.map((tag) => this.amqp.cancelConsumer(tag)));
-    if (this.inFlight.size === 0) return;
-    this.logger.log(`draining ${this.inFlight.size} in-flight message(s)`);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.inFlight]),
-      new Promise((r) => (timer = setTimeout(r, this.config.SHUTDOWN_TIMEOUT_MS))),
-    ]);
-    clearTimeout(timer);
+    if (this.inFlight.size) this.logger.log(`draining ${this.inFlight.size} in-flight message(s)`);
+    const deadline = Date.now() + this.config.SHUTDOWN_TIMEOUT_MS;
+    // Until nothing is in flight (not a snapshot: the set changes while we wait).
+    while (this.inFlight.size && Date.now() < deadline) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.inFlight]),
+        new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now())))),
+      ]);
+      clearTimeout(timer);
+    }
+    if (this.inFlight.size) {
+      this.logger.warn(
+        `${this.inFlight.size} message(s) still running at shutdown: the broker redelivers them`,
+      );
+    }
   }
 }
 

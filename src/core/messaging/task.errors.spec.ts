@@ -14,6 +14,7 @@ describe('isTransient: what deserves a delayed retry', () => {
       true,
     ],
     [new Error('Connection is closed.'), true],
+    [new Error('Driver not Connected'), true],
     [
       Object.assign(new Error('terminating connection due to administrator command'), {
         code: '57P01',
