@@ -11,7 +11,7 @@
 // cutting only this run's vhost off), --no-report (skip docs/benchmarks.md), --no-faults, and for
 // trying a phase out: --vision 200-500 --llm 300-800 (stand-in ms), --duration S, --users FACTOR.
 //
-// Everything listens on 127.0.0.1 (the API binds 0.0.0.0, see docs/benchmarks.md); every phase is
+// Everything listens on 127.0.0.1 (the roles run with BIND_HOST=127.0.0.1); every phase is
 // bounded in users, journeys and seconds; the run stops by itself and removes what it created.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -166,6 +166,7 @@ class System {
       PATH: process.env.PATH ?? '',
       NODE_ENV: 'production',
       APP_ROLE: role,
+      BIND_HOST: '127.0.0.1',
       PORT: String(port),
       METRICS_PORT: String(metricsPort),
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
@@ -181,11 +182,8 @@ class System {
       OPENAI_BASE_URL: sa.llmUrl,
       OPENAI_API_KEY: 'bench',
       LLM_TIMEOUT_MS: '15000',
-      // Vision and coaching wait on third parties for seconds: the external role's prefetch is
-      // its concurrency (the default 16 caps one replica at ~3 jobs/s with 2–5 s vision).
+      // The app's defaults since finding 3 (the seed's 4 / 16 stalled the pipeline at 500 users).
       PREFETCH_EXTERNAL: process.env.BENCH_PREFETCH_EXTERNAL ?? '256',
-      // The fast handlers mostly wait (PostgreSQL, Redis, storage, sharp's thread pool): with the
-      // default 4 in flight, upload-complete → download waits ~0.6 s at 18 jobs/s.
       PREFETCH_FAST: process.env.BENCH_PREFETCH_FAST ?? '32',
       RATE_LIMIT_LOGIN_PER_IP: '0',
       RATE_LIMIT_LOGIN_PER_USER: '0',
