@@ -39,6 +39,31 @@ describe('processes: bad configuration and graceful shutdown (compiled dist/)', 
     await iso.cleanup();
   });
 
+  /** The probe worker (dist/ plus a slow handler) as role fast, ready and consuming q.fast. */
+  async function startProbeWorker(extra: Record<string, string>) {
+    const worker = run('test/fixtures/probe-worker.js', {
+      ...iso.env,
+      APP_ROLE: 'fast',
+      JWT_SECRET: TEST_JWT_SECRET,
+      ...extra,
+    });
+    const out = { stdout: '', all: '' };
+    worker.stdout!.on(
+      'data',
+      (d: Buffer) => ((out.stdout += d.toString()), (out.all += d.toString())),
+    );
+    worker.stderr!.on('data', (d: Buffer) => (out.all += d.toString()));
+    const exited = finish(worker);
+    await waitFor('worker ready', () => out.stdout.includes('READY'), 30_000);
+    const probe = await QueueProbe.connect(iso.rabbitUrl);
+    await waitFor(
+      'consumer attached',
+      async () => (await probe.channel.checkQueue('q.fast')).consumerCount === 1,
+      10_000,
+    );
+    return { worker, out, exited, probe };
+  }
+
   it('an unknown role stops the process with a message naming it', async () => {
     const r = await finish(run('dist/main.js', { ...iso.env, APP_ROLE: 'wizard' }));
     expect(r.code).toBe(1);
@@ -76,19 +101,8 @@ describe('processes: bad configuration and graceful shutdown (compiled dist/)', 
   });
 
   it("a worker's log lines carry the request id of the message it handles", async () => {
-    const env = { ...iso.env, APP_ROLE: 'fast', JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'info' };
-    const worker = run('test/fixtures/probe-worker.js', env);
-    let stdout = '';
-    worker.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    const exited = finish(worker);
-    await waitFor('worker ready', () => stdout.includes('READY'), 30_000);
-    const probe = await QueueProbe.connect(iso.rabbitUrl);
+    const { worker, out, exited, probe } = await startProbeWorker({ LOG_LEVEL: 'info' });
     try {
-      await waitFor(
-        'consumer attached',
-        async () => (await probe.channel.checkQueue('q.fast')).consumerCount === 1,
-        10_000,
-      );
       probe.channel.publish(
         'tasks',
         'waste.high.download',
@@ -100,7 +114,7 @@ describe('processes: bad configuration and graceful shutdown (compiled dist/)', 
         },
       );
       const line = await waitFor('the handler logged', () =>
-        stdout.split('\n').find((l) => l.includes('handling traced')),
+        out.stdout.split('\n').find((l) => l.includes('handling traced')),
       );
       expect(JSON.parse(line)).toMatchObject({
         msg: 'handling traced',
@@ -118,23 +132,10 @@ describe('processes: bad configuration and graceful shutdown (compiled dist/)', 
   });
 
   it('a broker connection cut mid-handler neither kills the worker nor loses the message', async () => {
-    const env = { ...iso.env, APP_ROLE: 'fast', JWT_SECRET: TEST_JWT_SECRET, PREFETCH_FAST: '4' };
-    const worker = run('test/fixtures/probe-worker.js', env);
-    let stdout = '';
-    let output = '';
-    worker.stdout!.on('data', (d: Buffer) => ((stdout += d.toString()), (output += d.toString())));
-    worker.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = finish(worker);
-    await waitFor('worker ready', () => stdout.includes('READY'), 30_000);
+    const { worker, out, exited, probe } = await startProbeWorker({ PREFETCH_FAST: '4' });
     const key = (l: string) => `${iso.redisPrefix}:probe:${l}`;
     await redis.del(key('started'), key('done'));
-    const probe = await QueueProbe.connect(iso.rabbitUrl);
     try {
-      await waitFor(
-        'consumer attached',
-        async () => (await probe.channel.checkQueue('q.fast')).consumerCount === 1,
-        10_000,
-      );
       probe.channel.publish(
         'tasks',
         'waste.high.download',
@@ -169,7 +170,7 @@ describe('processes: bad configuration and graceful shutdown (compiled dist/)', 
         );
       } catch (err) {
         throw new Error(
-          `${(err as Error).message}; worker exit ${worker.exitCode}:\n${output.slice(-4000)}`,
+          `${(err as Error).message}; worker exit ${worker.exitCode}:\n${out.all.slice(-4000)}`,
         );
       }
       expect(worker.exitCode).toBeNull();
@@ -182,19 +183,8 @@ describe('processes: bad configuration and graceful shutdown (compiled dist/)', 
   });
 
   it('SIGTERM during slow handlers finishes them, acks them, and loses nothing', async () => {
-    const env = { ...iso.env, APP_ROLE: 'fast', JWT_SECRET: TEST_JWT_SECRET, PREFETCH_FAST: '4' };
-    const worker = run('test/fixtures/probe-worker.js', env);
-    let stdout = '';
-    worker.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    const exited = finish(worker);
-    await waitFor('worker ready', () => stdout.includes('READY'), 30_000);
-    const probe = await QueueProbe.connect(iso.rabbitUrl);
+    const { worker, exited, probe } = await startProbeWorker({ PREFETCH_FAST: '4' });
     try {
-      await waitFor(
-        'consumer attached',
-        async () => (await probe.channel.checkQueue('q.fast')).consumerCount === 1,
-        10_000,
-      );
       const key = (l: string) => `${iso.redisPrefix}:probe:${l}`;
       await redis.del(key('started'), key('done')); // the earlier test's probe ran too
       for (const tag of ['m1', 'm2', 'm3']) {
