@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+import { dirname, resolve, sep } from 'node:path';
 import {
   ObjectTooLargeError,
   PresignedUpload,
@@ -151,9 +151,5 @@ export class LocalStorageDriver implements StorageDriver {
 
   async ensureDirFor(key: string): Promise<void> {
     await mkdir(dirname(this.path(key)), { recursive: true });
-  }
-
-  rootDir(): string {
-    return join(this.root);
   }
 }

@@ -107,12 +107,6 @@ export class JobEventsHub implements OnApplicationBootstrap, OnApplicationShutdo
     };
   }
 
-  get streams(): number {
-    let n = 0;
-    for (const s of this.listeners.values()) n += s.size;
-    return n;
-  }
-
   async onApplicationShutdown(): Promise<void> {
     await this.server.close();
   }

@@ -119,13 +119,6 @@ export class ImageCacheService {
     await m.exec();
   }
 
-  /** Forget an image (e.g. after a user's correction showed the cached answer was wrong). */
-  async forget(sha: string, fp: string | null): Promise<void> {
-    const m = this.redis.client.multi().del(this.entryKey(sha));
-    if (fp) for (let i = 0; i < BANDS; i++) m.srem(this.bandKey(i, fp), `${fp}:${sha}`);
-    await m.exec();
-  }
-
   /** Band members whose entry expired (sets outlive entries when refreshed); for sched.cleanup.cache. */
   async pruneBands(): Promise<number> {
     let removed = 0;
