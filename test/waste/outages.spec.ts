@@ -83,9 +83,7 @@ describe('outages of our own dependencies', () => {
       await expect503(
         await post(api.url!, '/waste/analyze', { contentType: 'image/jpeg', contentLength: 1000 }),
       );
-      await expect503(
-        await fetch(`${api.url}/api/v1/users/me/history`, { headers: bearer(user) }),
-      );
+      await expect503(await fetch(`${api.url}/api/v1/users/me/history`, { headers: bearer(user) }));
       // A job the snapshot does not know needs PostgreSQL: 503, not 404 or 500.
       await expect503(
         await fetch(`${api.url}/api/v1/waste/status/00000000-0000-4000-8000-000000000000`, {
@@ -191,8 +189,6 @@ describe('outages of our own dependencies', () => {
       500,
     );
     expect(retried.status).toBe(202);
-    expect((await waitForEnd(app.url!, user.accessToken, created.jobId)).status).toBe(
-      'completed',
-    );
+    expect((await waitForEnd(app.url!, user.accessToken, created.jobId)).status).toBe('completed');
   });
 });
