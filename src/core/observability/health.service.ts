@@ -21,7 +21,7 @@ export interface ReadinessReport {
 /** The queues whose consumer counts readiness and `rabbitmq_queue_consumers` report. */
 const WATCHED_QUEUES = [...WORK_QUEUES.map((q) => q.name), QueueName.Expired];
 
-let consumerSource: HealthService | undefined;
+let consumerSource: (() => Promise<Record<string, number>>) | undefined;
 
 /** Readiness = every dependency this role uses answers. Liveness = the event loop runs. */
 @Injectable()
@@ -38,7 +38,7 @@ export class HealthService {
   ) {
     // Read from the broker on each scrape, through the newest app's service (tests run several
     // apps in one process; the registry is per process).
-    consumerSource = this;
+    consumerSource = () => this.queueConsumers();
     const gauge = metrics.gauge(
       'rabbitmq_queue_consumers',
       'Consumers per work queue as the broker counts them; 0 on q.fast or q.external means that ' +
@@ -46,7 +46,7 @@ export class HealthService {
       ['queue'],
       async () => {
         try {
-          const counts = await consumerSource?.queueConsumers();
+          const counts = await consumerSource?.();
           for (const [queue, n] of Object.entries(counts ?? {})) gauge.labels(queue).set(n);
         } catch {
           gauge.reset(); // unknown, rather than a stale count
