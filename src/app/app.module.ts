@@ -103,7 +103,8 @@ export function roleParts(config: AppConfig): Required<Parts> {
     if (runsWorker(role, worker)) chosen.push(WORKER_PARTS[worker]);
   }
   // The one-process developer role loads the sample collection points on boot.
-  if (role === 'all' && config.LOCATIONS_SAMPLE_DATA) chosen.push({ providers: [SampleDataLoader] });
+  if (role === 'all' && config.LOCATIONS_SAMPLE_DATA)
+    chosen.push({ providers: [SampleDataLoader] });
   return {
     controllers: chosen.flatMap((p) => p.controllers ?? []),
     providers: chosen.flatMap((p) => p.providers ?? []),
