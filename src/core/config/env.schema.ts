@@ -161,6 +161,8 @@ export const envSchema = z.object({
   JOB_TIMEOUT_SECONDS: int(30).default(900),
   JOB_RESUME_SECONDS: int(10).default(120),
   SSE_HEARTBEAT_MS: int(100, 600_000).default(15_000),
+  // Beat checks that its schedule is still in Redis this often (and after every reconnect).
+  SCHEDULE_CHECK_SECONDS: int(1, 3600).default(30),
 
   // Rate limits (requests per RATE_LIMIT_WINDOW_SECONDS; 0 disables one). Redis-backed, so
   // they hold across API replicas. See docs/auth.md.
