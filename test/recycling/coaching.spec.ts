@@ -86,7 +86,7 @@ describe('coaching (LLM grounded on the rules, with rule-text fallback)', () => 
         ConfigModule.forRoot(config),
         MetricsOnlyModule,
         RedisModule,
-        RecyclingModule.forRole(config),
+        RecyclingModule,
       ],
     }).compile();
     await moduleRef.init();
@@ -312,7 +312,7 @@ describe('coaching (LLM grounded on the rules, with rule-text fallback)', () => 
           ConfigModule.forRoot(config),
           MetricsOnlyModule,
           RedisModule,
-          RecyclingModule.forRole(config),
+          RecyclingModule,
         ],
       }).compile();
     };

@@ -1,40 +1,31 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../../core/config/app-config';
-import { servesHttp } from '../../core/config/roles';
 import { CoachingService } from './coaching.service';
 import { LlmCoachClient } from './coaching/llm-coach.client';
 import { loadKnowledgeBase } from './knowledge/knowledge-base.loader';
-import { RecyclingController } from './recycling.controller';
 import { KNOWLEDGE_BASE, RecyclingService } from './recycling.service';
 
 /**
- * The recycling module (see DESIGN.md → Modules): the knowledge base (validated at boot; a bad
- * data file or ROBOFLOW_LABEL_MAP stops the process), item search, label mapping and coaching.
- * RecyclingService and CoachingService are exported for the waste pipeline in every role but beat.
+ * The recycling module (docs/architecture.md → Modules): the knowledge base (validated at boot;
+ * a bad data file or ROBOFLOW_LABEL_MAP stops the process), item search, label mapping and
+ * coaching. RecyclingService and CoachingService are exported for the waste pipeline.
  */
-@Module({})
-export class RecyclingModule {
-  static forRole(config: AppConfig): DynamicModule {
-    const http = servesHttp(config.APP_ROLE) && config.API_MODULES.includes('recycling');
-    return {
-      module: RecyclingModule,
-      controllers: http ? [RecyclingController] : [],
-      providers: [
-        {
-          provide: KNOWLEDGE_BASE,
-          inject: [APP_CONFIG],
-          useFactory: (cfg: AppConfig) =>
-            loadKnowledgeBase({
-              operatorMap: cfg.ROBOFLOW_LABEL_MAP
-                ? { path: cfg.ROBOFLOW_LABEL_MAP, model: cfg.ROBOFLOW_MODEL }
-                : undefined,
-            }),
-        },
-        RecyclingService,
-        LlmCoachClient,
-        CoachingService,
-      ],
-      exports: [RecyclingService, CoachingService],
-    };
-  }
-}
+@Module({
+  providers: [
+    {
+      provide: KNOWLEDGE_BASE,
+      inject: [APP_CONFIG],
+      useFactory: (cfg: AppConfig) =>
+        loadKnowledgeBase({
+          operatorMap: cfg.ROBOFLOW_LABEL_MAP
+            ? { path: cfg.ROBOFLOW_LABEL_MAP, model: cfg.ROBOFLOW_MODEL }
+            : undefined,
+        }),
+    },
+    RecyclingService,
+    LlmCoachClient,
+    CoachingService,
+  ],
+  exports: [RecyclingService, CoachingService],
+})
+export class RecyclingModule {}
