@@ -3,6 +3,7 @@ import { AppConfig } from '../core/config/app-config';
 import { ConfigModule } from '../core/config/config.module';
 import { API_MODULES, ApiModuleName, AppRole, runsWorker, servesHttp } from '../core/config/roles';
 import { DatabaseModule } from '../core/database/database.module';
+import { MessageSchemas } from '../core/messaging/messages';
 import { MessagingModule } from '../core/messaging/messaging.module';
 import { HealthController } from '../core/observability/health.controller';
 import { LoggingModule } from '../core/observability/logging.module';
@@ -42,6 +43,8 @@ export interface AppModuleExtras {
   providers?: ModuleMetadata['providers'];
   /** Boot the infrastructure only, without the feature modules (foundation tests use probes). */
   withoutFeatures?: boolean;
+  /** The payload schema of each routing key, instead of MESSAGES (probe handlers take their own). */
+  messages?: MessageSchemas;
 }
 
 interface Parts {
@@ -131,7 +134,7 @@ export class AppModule {
         LoggingModule,
         ObservabilityModule,
         RedisModule,
-        MessagingModule.forRole(role),
+        MessagingModule.forRole(role, extras.messages),
         ...(usesDatabase ? [DatabaseModule.forRoot()] : []),
         ...(features ? FEATURE_MODULES : []),
         ...(extras.withoutFeatures ? [] : [OpsModule]),

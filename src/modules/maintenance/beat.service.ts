@@ -9,13 +9,13 @@ import {
 import type { Job, Queue } from 'bull';
 import { APP_CONFIG, AppConfig } from '../../core/config/app-config';
 import { TaskPublisher } from '../../core/messaging/task-publisher';
+import { ScheduleRoutingKey } from '../../core/messaging/messages';
 import { HealthService } from '../../core/observability/health.service';
 import { Metrics } from '../../core/observability/metrics';
-import { RoutingKey } from '../../core/messaging/topology';
 import { SCHEDULE, SCHEDULE_QUEUE, SCHEDULE_TZ, ScheduleEntry } from './schedule';
 
 interface TickData {
-  routingKey: RoutingKey;
+  routingKey: ScheduleRoutingKey;
 }
 
 /**

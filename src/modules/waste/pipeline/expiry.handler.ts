@@ -1,6 +1,7 @@
 import { AmqpConnection, Nack } from '@golevelup/nestjs-rabbitmq';
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type { Channel, ConsumeMessage } from 'amqplib';
+import { JobTaskSchema } from '../../../core/messaging/messages';
 import { TaskPublisher } from '../../../core/messaging/task-publisher';
 import { QueueName, RoutingKey, WORK_QUEUES } from '../../../core/messaging/topology';
 import { JobsService } from '../jobs/jobs.service';
@@ -69,8 +70,9 @@ export class PipelineExpiryHandler implements OnApplicationBootstrap {
     if (headers['x-error-code'] !== undefined) return;
     const death = (headers['x-death'] as Death[] | undefined)?.[0];
     if (death?.reason !== 'expired' || !PIPELINE_QUEUES.has(death.queue ?? '')) return;
-    const jobId = (payload as { jobId?: unknown } | null)?.jobId;
-    if (typeof jobId !== 'string') return;
+    const parsed = JobTaskSchema.safeParse(payload);
+    if (!parsed.success) return;
+    const jobId = parsed.data.jobId;
     try {
       await this.expire(raw.fields.routingKey, jobId, payload as SaveTask, death.queue!, raw);
     } catch (err) {

@@ -21,7 +21,7 @@ import { historyEntry } from '../jobs/history-entry';
 import { JobEntity } from '../jobs/job.entity';
 import { JobsService } from '../jobs/jobs.service';
 import { ImageCacheService } from './image-cache.service';
-import { fingerprint, preprocessForVision, sha256, validateAndClean } from './image-processing';
+import { decodeAndClean, pixelFingerprint, sha256, visionCopy } from './image-processing';
 import { failDeadLettered } from './job-failure';
 import { PipelineRelay } from './pipeline-relay';
 import { ResultBuilder } from './result-builder';
@@ -101,7 +101,8 @@ export class FastPipelineHandlers implements TaskFailureListener {
       throw new PermanentTaskError('UPLOAD_MISSING', 'the uploaded image is no longer in storage');
     lap('download');
 
-    const image = await validateAndClean(bytes, this.config.MAX_IMAGE_PIXELS);
+    // One decode: the clean copy, the fingerprint and the vision copy all come from its pixels.
+    const image = await decodeAndClean(bytes, this.config.MAX_IMAGE_PIXELS);
     lap('validate');
     await this.storage.put(cleanKey(job.userId, job.id), image.clean, 'image/jpeg');
     // EXIF (GPS included) must not survive in our storage: only the clean copy is kept.
@@ -109,7 +110,7 @@ export class FastPipelineHandlers implements TaskFailureListener {
 
     await this.jobs.stage(job.id, 'hashing');
     const sha = sha256(bytes);
-    const phash = await fingerprint(image.clean);
+    const phash = await pixelFingerprint(image.pixels);
     lap('hash');
 
     const hit = await this.cache.lookup(sha, phash);
@@ -117,7 +118,7 @@ export class FastPipelineHandlers implements TaskFailureListener {
     if (hit) {
       const result = this.jobs.emptyResult();
       result.items = this.results.items(hit.value.items, job.locale);
-      result.cache = { hit: true, kind: hit.kind };
+      result.cache = { hit: true, kind: hit.kind, source: hit.value.source ?? 'vision' };
       await this.jobs.update(
         job.id,
         { stage: 'coaching', progress: 70, imageSha256: sha, imagePhash: phash, result },
@@ -129,7 +130,7 @@ export class FastPipelineHandlers implements TaskFailureListener {
 
     await this.jobs.stage(job.id, 'preprocessing', { timings: t });
     mark = Date.now();
-    const vision = await preprocessForVision(image.clean);
+    const vision = await visionCopy(image.pixels);
     await this.storage.put(visionKey(job.userId, job.id), vision.image, 'image/jpeg');
     lap('preprocess');
     await this.jobs.update(
@@ -214,6 +215,8 @@ export class FastPipelineHandlers implements TaskFailureListener {
           items: this.results.classified(result.items),
           model: 'pipeline',
           visionMs: result.timings.visionMs,
+          // A near-identical hit's copy keeps its origin (a consensus answer stays one).
+          source: result.cache.source ?? 'vision',
         })
         .catch((err: unknown) =>
           this.logger.warn(`image cache not taught by job ${job.id}: ${String(err)}`),
