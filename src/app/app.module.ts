@@ -3,6 +3,7 @@ import { AppConfig } from '../core/config/app-config';
 import { ConfigModule } from '../core/config/config.module';
 import { API_MODULES, ApiModuleName, AppRole, runsWorker, servesHttp } from '../core/config/roles';
 import { DatabaseModule } from '../core/database/database.module';
+import { MessageSchemas } from '../core/messaging/messages';
 import { MessagingModule } from '../core/messaging/messaging.module';
 import { HealthController } from '../core/observability/health.controller';
 import { LoggingModule } from '../core/observability/logging.module';
@@ -41,6 +42,8 @@ export interface AppModuleExtras {
   providers?: ModuleMetadata['providers'];
   /** Boot the infrastructure only, without the feature modules (foundation tests use probes). */
   withoutFeatures?: boolean;
+  /** The payload schema of each routing key, instead of MESSAGES (probe handlers take their own). */
+  messages?: MessageSchemas;
 }
 
 interface Parts {
@@ -99,7 +102,8 @@ export function roleParts(config: AppConfig): Required<Parts> {
     if (runsWorker(role, worker)) chosen.push(WORKER_PARTS[worker]);
   }
   // The one-process developer role loads the sample collection points on boot.
-  if (role === 'all' && config.LOCATIONS_SAMPLE_DATA) chosen.push({ providers: [SampleDataLoader] });
+  if (role === 'all' && config.LOCATIONS_SAMPLE_DATA)
+    chosen.push({ providers: [SampleDataLoader] });
   return {
     controllers: chosen.flatMap((p) => p.controllers ?? []),
     providers: chosen.flatMap((p) => p.providers ?? []),
@@ -126,7 +130,7 @@ export class AppModule {
         LoggingModule,
         ObservabilityModule,
         RedisModule,
-        MessagingModule.forRole(role),
+        MessagingModule.forRole(role, extras.messages),
         ...(usesDatabase ? [DatabaseModule.forRoot()] : []),
         ...(features ? FEATURE_MODULES : []),
         ...(extras.withoutFeatures ? [] : [OpsModule]),

@@ -1,12 +1,11 @@
 import { Type } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, ModulesContainer } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
-import type { Express } from 'express';
 import { AppModule } from '../../src/app/app.module';
 import { RunningApp } from '../../src/app/bootstrap';
 import { AppRole } from '../../src/core/config/roles';
 import { ROLE_QUEUES } from '../../src/core/messaging/messaging.module';
-import { TaskHandler } from '../../src/core/messaging/task-handler.decorator';
+import { TaskHandlerMetadata } from '../../src/core/messaging/task-handler.decorator';
 import { ALL_ROUTING_KEYS, queueFor } from '../../src/core/messaging/topology';
 import { AuthModule } from '../../src/modules/auth/auth.module';
 import { LocationsModule } from '../../src/modules/locations/locations.module';
@@ -44,20 +43,21 @@ function graph(app: RunningApp) {
     const instance = wrapper.instance as object | undefined;
     if (!instance || typeof instance !== 'object') continue;
     for (const method of scanner.getAllMethodNames(Object.getPrototypeOf(instance) as object)) {
-      const key = discovery.getMetadataByDecorator(TaskHandler, wrapper, method);
+      const key = discovery.getMetadataByDecorator(TaskHandlerMetadata, wrapper, method);
       if (key) handlers.push(key);
     }
   }
   let routes: string[] = [];
   if (app.http) {
-    const express = app.http.getHttpAdapter().getInstance() as Express & {
-      router: { stack: { route?: { path: string; methods: Record<string, boolean> } }[] };
+    type Route = { path: string; methods: Record<string, boolean> };
+    const express = app.http.getHttpAdapter().getInstance() as unknown as {
+      router: { stack: { route?: Route }[] };
     };
     // A controller route is one method on one path; middleware (`router.all`) spans them all.
     routes = express.router.stack
       .map((l) => l.route)
-      .filter((r) => r && Object.keys(r.methods).length === 1)
-      .map((r) => `${Object.keys(r!.methods)[0].toUpperCase()} ${r!.path}`);
+      .filter((r): r is Route => !!r && Object.keys(r.methods).length === 1)
+      .map((r) => `${Object.keys(r.methods)[0].toUpperCase()} ${r.path}`);
   }
   return {
     moduleCount: (type: Type) => modules.filter((m) => m.metatype === type).length,

@@ -2,6 +2,7 @@ import { AmqpConnection } from '@golevelup/nestjs-rabbitmq';
 import { Injectable } from '@nestjs/common';
 import type { Options } from 'amqplib';
 import { randomUUID } from 'node:crypto';
+import { MessageIn } from './messages';
 import { PRIORITY, RoutingKey, TASKS_EXCHANGE } from './topology';
 
 export interface PublishOptions {
@@ -26,9 +27,10 @@ export class PublishFailedError extends Error {
 export class TaskPublisher {
   constructor(private readonly amqp: AmqpConnection) {}
 
-  async publish(
-    routingKey: RoutingKey,
-    payload: object,
+  /** `payload` must be what src/core/messaging/messages.ts names for `routingKey`. */
+  async publish<K extends RoutingKey>(
+    routingKey: K,
+    payload: MessageIn<K>,
     opts: PublishOptions = {},
   ): Promise<string> {
     const messageId = randomUUID();
