@@ -6,6 +6,8 @@ import { LocationsCollectionPoints1764160600000 } from './1764160600000-location
 import { WasteJobs1764170000000 } from './1764170000000-waste-jobs';
 import { AnalyticsTables1764180000000 } from './1764180000000-analytics-tables';
 import { WasteImageFingerprint1764190000000 } from './1764190000000-waste-image-fingerprint';
+import { RecyclingDisposalSchedules1764200000000 } from './1764200000000-recycling-disposal-schedules';
+import { UsersHomeRegion1764200100000 } from './1764200100000-users-home-region';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -21,4 +23,6 @@ export const MIGRATIONS: MigrationClass[] = [
   WasteJobs1764170000000,
   AnalyticsTables1764180000000,
   WasteImageFingerprint1764190000000,
+  RecyclingDisposalSchedules1764200000000,
+  UsersHomeRegion1764200100000,
 ];

@@ -6,18 +6,20 @@ import { CollectionPoint } from './collection-point.entity';
 import { KakaoLocalClient } from './kakao/kakao-local.client';
 import { LocationsController } from './locations.controller';
 import { LocationsService } from './locations.service';
+import { RegionsService } from './regions/regions.service';
 import { SampleDataLoader } from './sample-data.loader';
 
 /**
  * The locations module (see DESIGN.md → Modules): collection points, nearby search, Kakao Local.
- * LocationsService is exported for every database role (the external worker's map.nearby task
- * uses it); the controller only where the HTTP API is served.
+ * LocationsService and RegionsService (coordinates/names → 시군구) are exported for every
+ * database role (the external worker's map.nearby and coaching tasks use them); the controller
+ * only where the HTTP API is served.
  */
 @Module({})
 export class LocationsModule {
   static forRole(config: AppConfig): DynamicModule {
     if (config.APP_ROLE === 'beat') return { module: LocationsModule };
-    const providers: Provider[] = [LocationsService, KakaoLocalClient];
+    const providers: Provider[] = [LocationsService, KakaoLocalClient, RegionsService];
     if (config.APP_ROLE === 'all' && config.LOCATIONS_SAMPLE_DATA) providers.push(SampleDataLoader);
     return {
       module: LocationsModule,
@@ -27,7 +29,7 @@ export class LocationsModule {
           ? [LocationsController]
           : [],
       providers,
-      exports: [LocationsService],
+      exports: [LocationsService, RegionsService],
     };
   }
 }

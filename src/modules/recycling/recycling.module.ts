@@ -6,11 +6,16 @@ import { LlmCoachClient } from './coaching/llm-coach.client';
 import { loadKnowledgeBase } from './knowledge/knowledge-base.loader';
 import { RecyclingController } from './recycling.controller';
 import { KNOWLEDGE_BASE, RecyclingService } from './recycling.service';
+import { LocationsModule } from '../locations/locations.module';
+import { SampleScheduleLoader } from './schedules/sample-schedule.loader';
+import { ScheduleController } from './schedules/schedule.controller';
+import { ScheduleService } from './schedules/schedule.service';
 
 /**
  * The recycling module (see DESIGN.md → Modules): the knowledge base (validated at boot; a bad
  * data file or ROBOFLOW_LABEL_MAP stops the process), item search, label mapping and coaching.
- * RecyclingService and CoachingService are exported for the waste pipeline in every role but beat.
+ * RecyclingService, CoachingService and ScheduleService (district disposal days, docs/schedules.md)
+ * are exported for the waste pipeline in every role but beat.
  */
 @Module({})
 export class RecyclingModule {
@@ -18,7 +23,8 @@ export class RecyclingModule {
     const http = servesHttp(config.APP_ROLE) && config.API_MODULES.includes('recycling');
     return {
       module: RecyclingModule,
-      controllers: http ? [RecyclingController] : [],
+      imports: [LocationsModule.forRole(config)],
+      controllers: http ? [RecyclingController, ScheduleController] : [],
       providers: [
         {
           provide: KNOWLEDGE_BASE,
@@ -33,8 +39,12 @@ export class RecyclingModule {
         RecyclingService,
         LlmCoachClient,
         CoachingService,
+        ScheduleService,
+        ...(config.APP_ROLE === 'all' && config.SCHEDULES_SAMPLE_DATA
+          ? [SampleScheduleLoader]
+          : []),
       ],
-      exports: [RecyclingService, CoachingService],
+      exports: [RecyclingService, CoachingService, ScheduleService],
     };
   }
 }

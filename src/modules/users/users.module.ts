@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '../../core/config/app-config';
 import { servesHttp } from '../../core/config/roles';
+import { LocationsModule } from '../locations/locations.module';
 import { HistoryEntity } from './history.entity';
 import { HistoryService } from './history.service';
 import { UsersController } from './users.controller';
@@ -17,7 +18,11 @@ export class UsersModule {
     const http = servesHttp(config.APP_ROLE) && config.API_MODULES.includes('users');
     return {
       module: UsersModule,
-      imports: [TypeOrmModule.forFeature([HistoryEntity])],
+      // Regions validate the profile's homeRegion (PATCH /users/me).
+      imports: [
+        TypeOrmModule.forFeature([HistoryEntity]),
+        ...(http ? [LocationsModule.forRole(config)] : []),
+      ],
       controllers: http ? [UsersController] : [],
       providers: [HistoryService, ...(http ? [UsersService] : [])],
       exports: [HistoryService],
