@@ -159,16 +159,31 @@ export class Driver {
     }
   }
 
-  async journey(u, token, follow) {
+  /**
+   * One steady-arrival user (bench/steady.mjs): guest login, one journey, polling every
+   * `pollEveryMs` until the job ends.
+   */
+  async arrival(u, { pollEveryMs = 500 } = {}) {
+    const t0 = now();
+    const token = await this.login();
+    if (!token) {
+      this.rec.journeys.push({ user: u, follow: 'poll', status: 'no-login', at: Date.now() });
+      return;
+    }
+    await this.journey(u, token, 'poll', { pollEveryMs, loginMs: now() - t0 });
+  }
+
+  async journey(u, token, follow, { pollEveryMs = 500, loginMs } = {}) {
     const photo = this.photos.pick();
     const rec = { user: u, follow, photo: photo.kind, status: 'not-accepted', at: Date.now() };
+    if (loginMs !== undefined) Object.assign(rec, { loginMs, pollEveryMs });
     this.rec.journeys.push(rec);
     this.rec.inFlight++;
     this.rec.peakInFlight = Math.max(this.rec.peakInFlight, this.rec.inFlight);
     try {
       await this.submit(rec, token, photo);
       if (rec.accepted) {
-        await (follow === 'sse' ? this.followSse(rec, token) : this.poll(rec, token));
+        await (follow === 'sse' ? this.followSse(rec, token) : this.poll(rec, token, pollEveryMs));
         if (rec.status === 'completed') {
           this.photos.completed(photo);
           this.tokens.push({ jobId: rec.jobId, token });
@@ -220,6 +235,8 @@ export class Driver {
     if (!complete) return;
     rec.completeMs = complete.ms;
     rec.submitMs = rec.analyzeMs + rec.completeMs;
+    // The steady mode's "submit": everything the phone waits for before it can follow the job.
+    rec.submitAllMs = rec.analyzeMs + rec.uploadMs + rec.completeMs;
     rec.accepted = true;
     rec.acceptedAt = now();
     rec.status = complete.json?.status ?? 'queued';
@@ -242,14 +259,14 @@ export class Driver {
     return false;
   }
 
-  async poll(rec, token) {
+  async poll(rec, token, everyMs = 500) {
     const deadline = now() + this.followTimeoutMs;
     rec.pollCount = 0;
     let next = now();
     while (now() < deadline) {
       const wait = next - now();
       if (wait > 0) await sleep(wait);
-      next = now() + 500;
+      next = now() + everyMs;
       rec.pollCount++;
       let r;
       try {

@@ -6,6 +6,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { Logger } from 'nestjs-pino';
 import { AppConfig, ConfigError, loadConfig } from '../core/config/app-config';
 import { servesHttp } from '../core/config/roles';
+import { jsonBody, rejectControlCharactersInUrl } from '../core/http/json-body';
 import { ProblemFilter } from '../core/http/problem.filter';
 import { strictValidationPipe } from '../core/http/validation.pipe';
 import { Metrics } from '../core/observability/metrics';
@@ -42,11 +43,15 @@ export async function startApp(
     }
     return { app, config, close: () => app.close() };
   }
-  const app = await NestFactory.create<NestExpressApplication>(module, { bufferLogs: true });
+  // Nest's body parsers are off: jsonBody (src/core/http/json-body.ts) is the only one.
+  const app = await NestFactory.create<NestExpressApplication>(module, {
+    bufferLogs: true,
+    bodyParser: false,
+  });
   app.useLogger(app.get(Logger));
-  app.set('trust proxy', true);
+  // req.ip and req.protocol believe only as many proxies as are configured (docs/auth.md).
+  app.set('trust proxy', config.TRUSTED_PROXY_HOPS);
   app.disable('x-powered-by');
-  app.useBodyParser('json', { limit: '256kb' });
   const metrics = app.get(Metrics);
   app.use((req: Request, res: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();
@@ -62,6 +67,18 @@ export async function startApp(
     });
     next();
   });
+  app.use(rejectControlCharactersInUrl);
+  app.use(
+    jsonBody(
+      {
+        maxBytes: config.BODY_MAX_BYTES,
+        maxDepth: config.JSON_MAX_DEPTH,
+        maxMembers: config.JSON_MAX_MEMBERS,
+      },
+      // The local storage driver's upload target reads the photo bytes itself.
+      [`/${API_PREFIX}/waste/uploads`],
+    ),
+  );
   app.setGlobalPrefix(API_PREFIX, {
     exclude: [
       { path: 'health/live', method: RequestMethod.GET },

@@ -6,8 +6,9 @@ import { LocationsCollectionPoints1764160600000 } from './1764160600000-location
 import { WasteJobs1764170000000 } from './1764170000000-waste-jobs';
 import { AnalyticsTables1764180000000 } from './1764180000000-analytics-tables';
 import { WasteImageFingerprint1764190000000 } from './1764190000000-waste-image-fingerprint';
-import { RecyclingDisposalSchedules1764200000000 } from './1764200000000-recycling-disposal-schedules';
-import { UsersHomeRegion1764200100000 } from './1764200100000-users-home-region';
+import { WasteCorrectionSignals1764215000000 } from './1764215000000-waste-correction-signals';
+import { RecyclingDisposalSchedules1764216000000 } from './1764216000000-recycling-disposal-schedules';
+import { UsersHomeRegion1764216100000 } from './1764216100000-users-home-region';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -23,6 +24,7 @@ export const MIGRATIONS: MigrationClass[] = [
   WasteJobs1764170000000,
   AnalyticsTables1764180000000,
   WasteImageFingerprint1764190000000,
-  RecyclingDisposalSchedules1764200000000,
-  UsersHomeRegion1764200100000,
+  WasteCorrectionSignals1764215000000,
+  RecyclingDisposalSchedules1764216000000,
+  UsersHomeRegion1764216100000,
 ];

@@ -15,6 +15,8 @@ describe('two API replicas: shared rate limits and deny list', () => {
     RATE_LIMIT_LOGIN_PER_IP: '3',
     RATE_LIMIT_REFRESH_PER_IP: '5',
     RATE_LIMIT_REFRESH_PER_USER: '2',
+    // One proxy (the ALB) in front, as the chart configures it.
+    TRUSTED_PROXY_HOPS: '1',
   };
 
   beforeAll(async () => {

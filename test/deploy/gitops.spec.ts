@@ -77,6 +77,8 @@ describe('docker-compose.yml (a laptop copy of production)', () => {
     expect(app.depends_on?.migrate.condition).toBe('service_completed_successfully');
     const env = app.environment ?? {};
     for (const key of Object.keys(env)) expect(KNOWN_ENV).toContain(key);
+    // Nothing sits in front of the app here: no forwarding header may be trusted.
+    expect(env).not.toHaveProperty('TRUSTED_PROXY_HOPS');
     expect(new URL(env.DATABASE_URL).hostname).toBe('postgres');
     expect(new URL(env.REDIS_URL).hostname).toBe('redis');
     expect(new URL(env.RABBITMQ_URL).hostname).toBe('rabbitmq');

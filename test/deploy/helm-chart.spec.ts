@@ -425,6 +425,18 @@ describe('helm chart deploy/helm/waste-coach', () => {
     );
   });
 
+  it('trusts one X-Forwarded-For hop (the ALB) only while the chart runs an ingress', () => {
+    for (const objs of [def, prod]) {
+      expect(named(objs, 'ConfigMap', 'waste-coach-config').data?.TRUSTED_PROXY_HOPS).toBe('1');
+    }
+    const noIngress = render({ set: ['ingress.enabled=false'] });
+    expect(named(noIngress, 'ConfigMap', 'waste-coach-config').data).not.toHaveProperty(
+      'TRUSTED_PROXY_HOPS',
+    );
+    const twoHops = render({ set: ['ingress.trustedProxyHops=2'] });
+    expect(named(twoHops, 'ConfigMap', 'waste-coach-config').data?.TRUSTED_PROXY_HOPS).toBe('2');
+  });
+
   it('sets only variables the app reads, and every production role passes the config check', () => {
     const known = new Set([
       ...Object.keys(envSchema.shape),

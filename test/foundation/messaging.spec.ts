@@ -11,7 +11,13 @@ import { RedisService } from '../../src/core/redis/redis.service';
 import { QueueProbe, waitFor } from '../support/amqp';
 import { bootRole } from '../support/app';
 import { Isolation, isolate } from '../support/isolation';
-import { ProbeHandlers, probeRecords } from '../support/probe.handlers';
+import {
+  PROBE_MESSAGES,
+  ProbeHandlers,
+  ProbePayload,
+  probeRecords,
+  publishProbe,
+} from '../support/probe.handlers';
 
 const ROLE_OF: Record<string, string> = {
   [QueueName.Fast]: 'fast',
@@ -29,7 +35,11 @@ describe('RabbitMQ topology, routing and failure handling', () => {
   beforeAll(async () => {
     iso = await isolate('messaging');
     const boot = (role: string) =>
-      bootRole(iso, { APP_ROLE: role }, { providers: [ProbeHandlers], withoutFeatures: true });
+      bootRole(
+        iso,
+        { APP_ROLE: role },
+        { providers: [ProbeHandlers], withoutFeatures: true, messages: PROBE_MESSAGES },
+      );
     api = await boot('api');
     for (const role of ['fast', 'external', 'bulk']) apps.push(await boot(role));
     probe = await QueueProbe.connect(iso.rabbitUrl);
@@ -42,8 +52,8 @@ describe('RabbitMQ topology, routing and failure handling', () => {
   });
 
   const redis = () => api.app.get(RedisService);
-  const publish = (key: RoutingKey, payload: object) =>
-    api.app.get(TaskPublisher).publish(key, payload);
+  const publish = (key: RoutingKey, payload: ProbePayload) =>
+    publishProbe(api.app.get(TaskPublisher), key, payload);
 
   it('declares the seed topology: priorities, TTLs, max-length and dead-lettering', async () => {
     // Re-declaring with the seed's arguments succeeds only if the queues were created with exactly them.
@@ -135,7 +145,7 @@ describe('RabbitMQ topology, routing and failure handling', () => {
     const shortRetries = await bootRole(
       iso,
       { APP_ROLE: 'bulk', TASK_MAX_ATTEMPTS: '2' },
-      { providers: [ProbeHandlers], withoutFeatures: true },
+      { providers: [ProbeHandlers], withoutFeatures: true, messages: PROBE_MESSAGES },
     );
     // Stop the default bulk worker so the 2-attempt one gets the message.
     await apps[2].close();

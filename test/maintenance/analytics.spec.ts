@@ -125,14 +125,17 @@ describe('analytics: per-job events and daily stats from real pipeline jobs', ()
     expect(n).toBe(3);
   });
 
-  it('a bad analytics payload is dead-lettered as INVALID_PAYLOAD', async () => {
+  it('a bad analytics payload is dead-lettered as INVALID_MESSAGE', async () => {
     const probe = await QueueProbe.connect(iso.rabbitUrl);
     try {
-      const id = await app.app.get(TaskPublisher).publish(RoutingKey.AnalyticsSave, { jobId: 42 });
+      const id = await app.app
+        .get(TaskPublisher)
+        // @ts-expect-error a number is not the uuid the message map asks for
+        .publish(RoutingKey.AnalyticsSave, { jobId: 42 });
       await waitFor('the dead letter', async () => (await probe.depth(QueueName.Dlq)) === 1);
       const shown = await admin(`dlq/${id}`);
       expect(shown.body).toMatchObject({
-        reason: 'INVALID_PAYLOAD',
+        reason: 'INVALID_MESSAGE',
         routingKey: 'analytics.low.save',
       });
       await admin('dlq?all=true', { method: 'DELETE' });

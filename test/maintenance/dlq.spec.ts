@@ -11,7 +11,12 @@ import { AdminGuard } from '../../src/modules/maintenance/admin.guard';
 import { QueueProbe, waitFor } from '../support/amqp';
 import { bootRole, testConfig } from '../support/app';
 import { Isolation, isolate } from '../support/isolation';
-import { ProbeHandlers, probeRecords } from '../support/probe.handlers';
+import {
+  PROBE_MESSAGES,
+  ProbeHandlers,
+  probeRecords,
+  publishProbe,
+} from '../support/probe.handlers';
 
 const TOKEN = 'admin-token-for-tests-0123456789abcdef';
 const CLI = join(__dirname, '../../dist/cli/dlq.js');
@@ -57,7 +62,7 @@ describe('dead letters: list without losing, replay, purge (admin API and CLI)',
     workers = await bootRole(
       iso,
       { APP_ROLE: 'all', TASK_MAX_ATTEMPTS: '1', LOCATIONS_SAMPLE_DATA: 'false' },
-      { providers: [ProbeHandlers], withoutFeatures: true },
+      { providers: [ProbeHandlers], withoutFeatures: true, messages: PROBE_MESSAGES },
     );
     api = await bootRole(iso, { APP_ROLE: 'api', ADMIN_API_TOKEN: TOKEN });
     probe = await QueueProbe.connect(iso.rabbitUrl);
@@ -87,9 +92,10 @@ describe('dead letters: list without losing, replay, purge (admin API and CLI)',
 
   it('lists dead letters of both shapes without removing or reordering them', async () => {
     // Dispatcher-shaped: the handler fails for good.
-    permanentId = await api.app
-      .get(TaskPublisher)
-      .publish(RoutingKey.AnalyticsSave, { tag: 'perm', mode: 'permanent' });
+    permanentId = await publishProbe(api.app.get(TaskPublisher), RoutingKey.AnalyticsSave, {
+      tag: 'perm',
+      mode: 'permanent',
+    });
     await waitFor('the first dead letter', async () => (await depth()) === 1);
     // Broker-shaped: a real TTL expiry in a side queue whose dead-letter exchange is tasks.dlx.
     const ch = probe.channel;
@@ -224,9 +230,10 @@ describe('dead letters: list without losing, replay, purge (admin API and CLI)',
   });
 
   it('purges selected messages, then everything', async () => {
-    const other = await api.app
-      .get(TaskPublisher)
-      .publish(RoutingKey.ReportDaily, { tag: 'perm2', mode: 'permanent' });
+    const other = await publishProbe(api.app.get(TaskPublisher), RoutingKey.ReportDaily, {
+      tag: 'perm2',
+      mode: 'permanent',
+    });
     await waitFor('two dead letters', async () => (await depth()) === 2);
     const one = await admin(`dlq?ids=${other}`, { method: 'DELETE' });
     expect(one.body).toEqual({ purged: 1, notFound: [] });

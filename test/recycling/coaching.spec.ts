@@ -82,12 +82,7 @@ describe('coaching (LLM grounded on the rules, with rule-text fallback)', () => 
       LLM_MAX_RETRIES: '1',
     });
     moduleRef = await Test.createTestingModule({
-      imports: [
-        ConfigModule.forRoot(config),
-        MetricsOnlyModule,
-        RedisModule,
-        RecyclingModule.forRole(config),
-      ],
+      imports: [ConfigModule.forRoot(config), MetricsOnlyModule, RedisModule, RecyclingModule],
     }).compile();
     await moduleRef.init();
     coaching = moduleRef.get(CoachingService);
@@ -308,12 +303,7 @@ describe('coaching (LLM grounded on the rules, with rule-text fallback)', () => 
     const boot = (overrides: Record<string, string>) => {
       const config = testConfig(iso, { APP_ROLE: 'external', ...overrides });
       return Test.createTestingModule({
-        imports: [
-          ConfigModule.forRoot(config),
-          MetricsOnlyModule,
-          RedisModule,
-          RecyclingModule.forRole(config),
-        ],
+        imports: [ConfigModule.forRoot(config), MetricsOnlyModule, RedisModule, RecyclingModule],
       }).compile();
     };
     await expect(boot({ ROBOFLOW_LABEL_MAP: '/nonexistent/map.yaml' })).rejects.toThrow(

@@ -1,22 +1,41 @@
 import { Injectable } from '@nestjs/common';
 import { Inject } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../../src/core/config/app-config';
-import { TaskContext, TaskHandler } from '../../src/core/messaging/task-handler.decorator';
+import { z } from 'zod';
+import { MessageSchemas } from '../../src/core/messaging/messages';
+import { TaskPublisher } from '../../src/core/messaging/task-publisher';
+import { TaskContext, TaskHandlerMetadata } from '../../src/core/messaging/task-handler.decorator';
 import { PermanentTaskError, RetryableTaskError } from '../../src/core/messaging/task.errors';
-import { RoutingKey } from '../../src/core/messaging/topology';
+import { ALL_ROUTING_KEYS, RoutingKey } from '../../src/core/messaging/topology';
 import { RedisService } from '../../src/core/redis/redis.service';
 
-export interface ProbePayload {
-  tag: string;
+const ProbePayloadSchema = z.object({
+  tag: z.string(),
   /** 'ok' | 'permanent' | 'transient-once' | 'transient-always' */
-  mode?: string;
-  sleepMs?: number;
+  mode: z.string().optional(),
+  sleepMs: z.number().optional(),
+});
+export type ProbePayload = z.infer<typeof ProbePayloadSchema>;
+
+/** Every routing key carries a ProbePayload (boot with `{ messages: PROBE_MESSAGES }`). */
+export const PROBE_MESSAGES = Object.fromEntries(
+  ALL_ROUTING_KEYS.map((k) => [k, ProbePayloadSchema]),
+) as unknown as MessageSchemas;
+
+/** Publishes a probe payload under a real routing key (whose own payload type it is not). */
+export function publishProbe(
+  publisher: TaskPublisher,
+  key: RoutingKey,
+  payload: ProbePayload,
+  opts?: Parameters<TaskPublisher['publish']>[2],
+): Promise<string> {
+  return publisher.publish(key, payload as never, opts);
 }
 
 /**
  * A handler for every routing key that records, in Redis, which role handled which message and
  * on which attempt; it can also fail on purpose. Used by the foundation tests with
- * `withoutFeatures` so the real handlers stay out of the way.
+ * `withoutFeatures` and `messages: PROBE_MESSAGES` so the real handlers stay out of the way.
  */
 @Injectable()
 export class ProbeHandlers {
@@ -45,40 +64,40 @@ export class ProbeHandlers {
     await this.redis.client.rpush(this.redis.key('probe', 'done'), record);
   }
 
-  @TaskHandler(RoutingKey.WasteDownload) a(p: ProbePayload, ctx: TaskContext) {
+  @TaskHandlerMetadata(RoutingKey.WasteDownload) a(p: ProbePayload, ctx: TaskContext) {
     return this.handle(p, ctx);
   }
-  @TaskHandler(RoutingKey.WasteSave) b(p: ProbePayload, ctx: TaskContext) {
+  @TaskHandlerMetadata(RoutingKey.WasteSave) b(p: ProbePayload, ctx: TaskContext) {
     return this.handle(p, ctx);
   }
-  @TaskHandler(RoutingKey.Vision) c(p: ProbePayload, ctx: TaskContext) {
+  @TaskHandlerMetadata(RoutingKey.Vision) c(p: ProbePayload, ctx: TaskContext) {
     return this.handle(p, ctx);
   }
-  @TaskHandler(RoutingKey.Feedback) d(p: ProbePayload, ctx: TaskContext) {
+  @TaskHandlerMetadata(RoutingKey.Feedback) d(p: ProbePayload, ctx: TaskContext) {
     return this.handle(p, ctx);
   }
-  @TaskHandler(RoutingKey.MapNearby) e(p: ProbePayload, ctx: TaskContext) {
+  @TaskHandlerMetadata(RoutingKey.MapNearby) e(p: ProbePayload, ctx: TaskContext) {
     return this.handle(p, ctx);
   }
-  @TaskHandler(RoutingKey.AnalyticsSave) f(p: ProbePayload, ctx: TaskContext) {
+  @TaskHandlerMetadata(RoutingKey.AnalyticsSave) f(p: ProbePayload, ctx: TaskContext) {
     return this.handle(p, ctx);
   }
-  @TaskHandler(RoutingKey.ReportDaily) g(p: ProbePayload, ctx: TaskContext) {
+  @TaskHandlerMetadata(RoutingKey.ReportDaily) g(p: ProbePayload, ctx: TaskContext) {
     return this.handle(p, ctx);
   }
-  @TaskHandler(RoutingKey.AccountPurge) h(p: ProbePayload, ctx: TaskContext) {
+  @TaskHandlerMetadata(RoutingKey.AccountPurge) h(p: ProbePayload, ctx: TaskContext) {
     return this.handle(p, ctx);
   }
-  @TaskHandler(RoutingKey.SchedDailyStats) i(p: ProbePayload, ctx: TaskContext) {
+  @TaskHandlerMetadata(RoutingKey.SchedDailyStats) i(p: ProbePayload, ctx: TaskContext) {
     return this.handle(p, ctx);
   }
-  @TaskHandler(RoutingKey.SchedCleanupCache) j(p: ProbePayload, ctx: TaskContext) {
+  @TaskHandlerMetadata(RoutingKey.SchedCleanupCache) j(p: ProbePayload, ctx: TaskContext) {
     return this.handle(p, ctx);
   }
-  @TaskHandler(RoutingKey.SchedCleanupImages) k(p: ProbePayload, ctx: TaskContext) {
+  @TaskHandlerMetadata(RoutingKey.SchedCleanupImages) k(p: ProbePayload, ctx: TaskContext) {
     return this.handle(p, ctx);
   }
-  @TaskHandler(RoutingKey.SchedJobsWatchdog) l(p: ProbePayload, ctx: TaskContext) {
+  @TaskHandlerMetadata(RoutingKey.SchedJobsWatchdog) l(p: ProbePayload, ctx: TaskContext) {
     return this.handle(p, ctx);
   }
 }

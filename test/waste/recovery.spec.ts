@@ -49,6 +49,7 @@ describe('pipeline recovery from lost messages', () => {
       [jobId],
     );
     await db.query('DELETE FROM users.history WHERE job_id = $1', [jobId]);
+    await db.query('DELETE FROM analytics.job_events WHERE job_id = $1', [jobId]);
     await app.app.get(JobsService).forgetSnapshot(jobId); // status now reads the rewound row
     return jobId;
   };
@@ -94,5 +95,21 @@ describe('pipeline recovery from lost messages', () => {
     }
     // Once per 5 minutes per job: a second sweep right away resumes nothing.
     expect((await app.app.get(WasteBulkHandlers).watchdog()).resumed).toBe(0);
+  });
+
+  it('the watchdog resumes a job whose save was dead-lettered at stage saving: it completes once, with its history row and event', async () => {
+    // All parts in, never completed: what a save left behind when it ran out of retries during a
+    // long PostgreSQL outage (the watchdog's resume used to publish nothing for `saving`).
+    const jobId = await rewind(5, `status = 'processing', stage = 'saving', progress = 90`);
+    const report = await app.app.get(WasteBulkHandlers).watchdog();
+    expect(report.resumed).toBeGreaterThanOrEqual(1);
+    const job = await waitForEnd(app.url!, user.accessToken, jobId);
+    expect(job.status).toBe('completed');
+    const counts = (await db.query(
+      `SELECT (SELECT count(*)::int FROM users.history WHERE job_id = $1) AS history,
+              (SELECT count(*)::int FROM analytics.job_events WHERE job_id = $1 AND status = 'completed') AS events`,
+      [jobId],
+    )) as { history: number; events: number }[];
+    expect(counts[0]).toEqual({ history: 1, events: 1 });
   });
 });

@@ -160,6 +160,8 @@ export const envSchema = z.object({
   UPLOAD_URL_TTL_SECONDS: int(30, 86400).default(600),
   JOB_TIMEOUT_SECONDS: int(30).default(900),
   JOB_RESUME_SECONDS: int(10).default(120),
+  /** Distinct registered accounts whose identical corrections replace the shared cached answer; 0 = never. */
+  CORRECTION_CONSENSUS_ACCOUNTS: int(0, 1000).default(3),
   SSE_HEARTBEAT_MS: int(100, 600_000).default(15_000),
 
   // Rate limits (requests per RATE_LIMIT_WINDOW_SECONDS; 0 disables one). Redis-backed, so
@@ -171,8 +173,16 @@ export const envSchema = z.object({
   RATE_LIMIT_REFRESH_PER_USER: int(0).default(20),
   RATE_LIMIT_ANALYZE_PER_USER: int(0).default(30),
   RATE_LIMIT_ANALYZE_PER_IP: int(0).default(120),
-  /** Proxies (ALB, ingress) that append to X-Forwarded-For in front of the API; 0 = none. */
-  TRUSTED_PROXY_HOPS: int(0, 10).default(1),
+  /**
+   * Proxies (ALB, ingress) that append to X-Forwarded-For in front of the API. 0 (the default)
+   * trusts no forwarding header: with nothing in front, the client writes the whole header.
+   */
+  TRUSTED_PROXY_HOPS: int(0, 10).default(0),
+
+  // Request limits (docs/auth.md → Request limits).
+  BODY_MAX_BYTES: int(1024, 10 * MiB).default(256 * 1024),
+  JSON_MAX_DEPTH: int(2, 1000).default(32),
+  JSON_MAX_MEMBERS: int(10, 1_000_000).default(2048),
   /** `all` role only: import the bundled sample collection points at boot when the table is empty. */
   LOCATIONS_SAMPLE_DATA: bool.default('true'),
   /** `all` role only: import the bundled sample disposal schedules when their table is empty. */

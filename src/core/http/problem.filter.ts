@@ -7,6 +7,7 @@ import {
   codeForStatus,
   titleForStatus,
 } from './problem';
+import { isTransient } from '../messaging/task.errors';
 
 interface Problem {
   type: string;
@@ -17,7 +18,12 @@ interface Problem {
   requestId?: string;
   instance?: string;
   errors?: FieldError[];
+  /** Seconds for a Retry-After header (not part of the body). */
+  retryAfter?: number;
 }
+
+/** Retry-After for a dependency outage; the same as ProblemException.unavailable's. */
+const DEPENDENCY_RETRY_AFTER_S = 5;
 
 /** Every error leaves as application/problem+json with a code; no stack traces, ever. */
 @Catch()
@@ -44,7 +50,9 @@ export class ProblemFilter implements ExceptionFilter {
     if (exception instanceof ProblemException && exception.extra.headers) {
       for (const [k, v] of Object.entries(exception.extra.headers)) res.setHeader(k, v);
     }
-    res.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
+    const { retryAfter, ...body } = problem;
+    if (retryAfter) res.setHeader('Retry-After', String(retryAfter));
+    res.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
   }
 
   private toProblem(exception: unknown): Problem {
@@ -84,6 +92,18 @@ export class ProblemFilter implements ExceptionFilter {
         status === 400 ? 'VALIDATION_FAILED' : codeForStatus(status),
         detail,
       );
+    }
+    if (isTransient(exception)) {
+      // Our own dependency (PostgreSQL, Redis, RabbitMQ) is unreachable or refused the work: the
+      // request may succeed shortly, so it is a 503 the app retries, not a 500 (docs/messaging.md).
+      return {
+        ...this.base(
+          503,
+          'SERVICE_UNAVAILABLE',
+          'A service this request needs is unavailable; try again shortly',
+        ),
+        retryAfter: DEPENDENCY_RETRY_AFTER_S,
+      };
     }
     return this.base(500, 'INTERNAL_ERROR', 'Internal server error');
   }

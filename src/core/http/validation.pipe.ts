@@ -12,6 +12,20 @@ function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   });
 }
 
+/**
+ * At most this many field errors go back: a body with thousands of unknown keys must not earn a
+ * response of thousands of lines (docs/auth.md → Request limits).
+ */
+export const MAX_REPORTED_ERRORS = 20;
+
+function capped(errors: FieldError[]): FieldError[] {
+  if (errors.length <= MAX_REPORTED_ERRORS) return errors;
+  return [
+    ...errors.slice(0, MAX_REPORTED_ERRORS),
+    { field: '*', message: `${errors.length - MAX_REPORTED_ERRORS} more errors not shown` },
+  ];
+}
+
 /** Strict: unknown fields are rejected, types are coerced only where DTOs say so. */
 export function strictValidationPipe(): ValidationPipe {
   return new ValidationPipe({
@@ -20,6 +34,6 @@ export function strictValidationPipe(): ValidationPipe {
     transform: true,
     transformOptions: { enableImplicitConversion: false },
     validationError: { target: false, value: false },
-    exceptionFactory: (errors) => ProblemException.validation(flatten(errors)),
+    exceptionFactory: (errors) => ProblemException.validation(capped(flatten(errors))),
   });
 }

@@ -6,6 +6,7 @@ import { CONSUMED_QUEUES } from './consumed-queues.token';
 import { AmqpConnectionCloser, amqpConnectionProvider } from './amqp-connection.provider';
 import { TaskConsumer } from './task-consumer';
 import { TaskPublisher } from './task-publisher';
+import { MESSAGE_SCHEMAS, MESSAGES, MessageSchemas } from './messages';
 import { QueueName } from './topology';
 
 /** The queues each role consumes (DESIGN.md → Roles). */
@@ -21,7 +22,8 @@ export const ROLE_QUEUES: Record<AppRole, QueueName[]> = {
 @Global()
 @Module({})
 export class MessagingModule {
-  static forRole(role: AppRole): DynamicModule {
+  /** `schemas`: the payload of each routing key (tests with probe handlers pass their own). */
+  static forRole(role: AppRole, schemas: MessageSchemas = MESSAGES): DynamicModule {
     const consumes = ROLE_QUEUES[role];
     return {
       module: MessagingModule,
@@ -31,6 +33,7 @@ export class MessagingModule {
         AmqpConnectionCloser,
         TaskPublisher,
         { provide: CONSUMED_QUEUES, useValue: consumes },
+        { provide: MESSAGE_SCHEMAS, useValue: schemas },
         ...(consumes.length ? [TaskConsumer] : []),
       ],
       exports: [AmqpConnection, TaskPublisher, CONSUMED_QUEUES],

@@ -13,7 +13,8 @@ import { Store, storage } from 'nestjs-pino/storage';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { Metrics } from '../observability/metrics';
 import { CONSUMED_QUEUES } from './consumed-queues.token';
-import { TaskContext, TaskHandler, isTaskFailureListener } from './task-handler.decorator';
+import { MESSAGE_SCHEMAS, MessageSchemas } from './messages';
+import { TaskContext, TaskHandlerMetadata, isTaskFailureListener } from './task-handler.decorator';
 import { errorCode, isTransient } from './task.errors';
 import {
   ALL_ROUTING_KEYS,
@@ -54,6 +55,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CONSUMED_QUEUES) private readonly queues: QueueName[],
     private readonly pino: PinoLogger,
+    @Inject(MESSAGE_SCHEMAS) private readonly schemas: MessageSchemas,
   ) {}
 
   /** Routing keys with a registered handler (for tests and the boot log). */
@@ -98,7 +100,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) continue;
       const proto = Object.getPrototypeOf(instance) as object;
       for (const method of this.scanner.getAllMethodNames(proto)) {
-        const key = this.discovery.getMetadataByDecorator(TaskHandler, wrapper, method);
+        const key = this.discovery.getMetadataByDecorator(TaskHandlerMetadata, wrapper, method);
         if (!key) continue;
         const queue = queueFor(key);
         if (!queue || !this.queues.includes(queue)) continue; // not this role's queue
@@ -151,8 +153,22 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       done('dead_letter');
       return;
     }
+    // The payload its routing key names (src/core/messaging/messages.ts), or a dead letter: a
+    // malformed message never reaches the handler, and retrying cannot fix it.
+    const parsed = this.schemas[routingKey]?.safeParse(payload);
+    if (!parsed?.success) {
+      const issues = parsed
+        ? parsed.error.issues
+            .map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`)
+            .join('; ')
+        : 'no schema for this routing key';
+      this.logger.error(`${routingKey} message ${ctx.messageId} is malformed: ${issues}`);
+      await this.deadLetter(raw, payload, 'INVALID_MESSAGE', `malformed ${routingKey}: ${issues}`);
+      done('dead_letter');
+      return;
+    }
     try {
-      await this.inLogContext(ctx, () => registered.handler(payload, ctx));
+      await this.inLogContext(ctx, () => registered.handler(parsed.data, ctx));
       done('ok');
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);

@@ -1,16 +1,32 @@
 import { DiscoveryService } from '@nestjs/core';
+import { Message } from './messages';
 import { RoutingKey } from './topology';
+
+/** The discovery key the consumer looks handlers up by. */
+export const TaskHandlerMetadata = DiscoveryService.createDecorator<RoutingKey>();
+
+/** A method that can handle `K`: it takes `K`'s payload from the message map (or nothing). */
+type HandlerMethod<K extends RoutingKey> = (
+  payload: Message<K>,
+  ctx: TaskContext,
+) => Promise<unknown>;
 
 /**
  * Marks a provider method as the one handler for a routing key:
  *
  *   @TaskHandler(RoutingKey.WasteDownload)
- *   async download(payload: DownloadTask, ctx: TaskContext): Promise<void> { … }
+ *   async download({ jobId }: Message<'waste.high.download'>, ctx: TaskContext) { … }
  *
+ * The method's payload type must be the one src/core/messaging/messages.ts names for the key
+ * (it does not compile otherwise); the consumer has validated the payload before the call.
  * The owning provider may implement `TaskFailureListener` to learn when a message of its
  * routing key is dead-lettered (e.g. to fail the job).
  */
-export const TaskHandler = DiscoveryService.createDecorator<RoutingKey>();
+export function TaskHandler<K extends RoutingKey>(
+  key: K,
+): (target: object, method: string | symbol, descriptor: { value?: HandlerMethod<K> }) => void {
+  return TaskHandlerMetadata(key) as (t: object, m: string | symbol, d: object) => void;
+}
 
 export interface TaskContext {
   routingKey: RoutingKey;

@@ -1,6 +1,8 @@
 import { AmqpConnection } from '@golevelup/nestjs-rabbitmq';
 import { Injectable } from '@nestjs/common';
+import type { Options } from 'amqplib';
 import { randomUUID } from 'node:crypto';
+import { MessageIn } from './messages';
 import { PRIORITY, RoutingKey, TASKS_EXCHANGE } from './topology';
 
 export interface PublishOptions {
@@ -25,36 +27,42 @@ export class PublishFailedError extends Error {
 export class TaskPublisher {
   constructor(private readonly amqp: AmqpConnection) {}
 
-  async publish(
-    routingKey: RoutingKey,
-    payload: object,
+  /** `payload` must be what src/core/messaging/messages.ts names for `routingKey`. */
+  async publish<K extends RoutingKey>(
+    routingKey: K,
+    payload: MessageIn<K>,
     opts: PublishOptions = {},
   ): Promise<string> {
     const messageId = randomUUID();
-    const confirm = this.amqp.publish(TASKS_EXCHANGE, routingKey, payload, {
+    const timeoutMs = opts.timeoutMs ?? 5000;
+    // A connection known to be closed cannot confirm anything: fail now (the API answers 503 at
+    // once) instead of queueing the message in the channel wrapper until the confirm times out.
+    if (!this.amqp.managedConnection.isConnected()) {
+      throw new PublishFailedError(routingKey, new Error('not connected to RabbitMQ'));
+    }
+    const options: Options.Publish & { timeout: number } = {
       persistent: true,
       contentType: 'application/json',
       messageId,
       timestamp: Math.floor(Date.now() / 1000),
       priority: opts.priority ?? PRIORITY[routingKey],
+      // The channel wrapper's own time-out: it rejects the confirm and drops a message still
+      // queued for a reconnect, which the caller has given up on (and may have rolled back).
+      timeout: timeoutMs,
       headers: {
         'x-attempt': 1,
+        // When the message left (ms): the expiry handler compares it with the job's last change.
+        'x-published-at': Date.now(),
         ...(opts.requestId ? { 'x-request-id': opts.requestId } : {}),
         ...opts.headers,
       },
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('timed out')), opts.timeoutMs ?? 5000);
-    });
+    };
     try {
-      const ok = await Promise.race([confirm, timeout]);
+      const ok = await this.amqp.publish(TASKS_EXCHANGE, routingKey, payload, options);
       if (ok === false) throw new Error('broker refused the message');
       return messageId;
     } catch (err) {
       throw new PublishFailedError(routingKey, err);
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

@@ -3,11 +3,9 @@ import {
   Controller,
   HttpCode,
   HttpStatus,
-  Inject,
   Param,
   ParseEnumPipe,
   Post,
-  Req,
   UseGuards,
 } from '@nestjs/common';
 import {
@@ -20,10 +18,8 @@ import {
   ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import type { Request } from 'express';
-import { APP_CONFIG, AppConfig } from '../../core/config/app-config';
 import { ProblemException } from '../../core/http/problem';
-import { RateLimitService } from '../../core/http/rate-limit.service';
+import { RateLimitRule, RateLimited } from '../../core/http/rate-limit.guard';
 import { JwtAuthGuard, OptionalJwtAuthGuard } from './auth.guard';
 import { AuthService } from './auth.service';
 import { AuthSession, AuthUser, CurrentSession, CurrentUser } from './current-user.decorator';
@@ -31,35 +27,31 @@ import { GuestLoginDto, OAuthLoginDto, RefreshDto } from './dto/auth-requests.dt
 import { OAuthTokensDto, TokensDto } from './dto/user.dto';
 import { OAUTH_PROVIDERS, OAuthProvider } from './entities/identity.entity';
 
+/** Guest and OAuth logins share one per-IP bucket (docs/auth.md → Rate limits). */
+const LOGIN_PER_IP: RateLimitRule = {
+  bucket: 'login:ip',
+  by: 'ip',
+  limit: 'RATE_LIMIT_LOGIN_PER_IP',
+};
+
 @ApiTags('auth')
 @ApiTooManyRequestsResponse({ description: 'RATE_LIMITED, with Retry-After' })
 @Controller('auth')
 export class AuthController {
-  constructor(
-    private readonly auth: AuthService,
-    private readonly limits: RateLimitService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
-
-  private async limitLogin(req: Request): Promise<void> {
-    await this.limits.consume(
-      'login:ip',
-      this.limits.clientIp(req),
-      this.config.RATE_LIMIT_LOGIN_PER_IP,
-      this.config.RATE_LIMIT_WINDOW_SECONDS,
-    );
-  }
+  constructor(private readonly auth: AuthService) {}
 
   @Post('guest')
+  @RateLimited(LOGIN_PER_IP)
   @ApiCreatedResponse({ type: TokensDto, description: 'A new guest account and its tokens' })
-  async guest(@Req() req: Request, @Body() _body: GuestLoginDto): Promise<TokensDto> {
-    await this.limitLogin(req);
+  guest(@Body() _body: GuestLoginDto): Promise<TokensDto> {
     return this.auth.guest();
   }
 
   @Post('oauth/:provider')
   @HttpCode(HttpStatus.OK)
   @UseGuards(OptionalJwtAuthGuard)
+  // Below UseGuards on purpose: applied first, so the limit is counted before the token is checked.
+  @RateLimited(LOGIN_PER_IP)
   @ApiBearerAuth()
   @ApiParam({ name: 'provider', enum: OAUTH_PROVIDERS })
   @ApiOkResponse({
@@ -67,8 +59,7 @@ export class AuthController {
     description: "With a guest's bearer token, the guest is upgraded and keeps its history",
   })
   @ApiUnauthorizedResponse({ description: 'The provider rejected the token or code' })
-  async oauth(
-    @Req() req: Request,
+  oauth(
     @Param(
       'provider',
       new ParseEnumPipe(OAUTH_PROVIDERS, {
@@ -83,21 +74,15 @@ export class AuthController {
     @CurrentUser() user?: AuthUser,
     @CurrentSession() session?: AuthSession,
   ): Promise<OAuthTokensDto> {
-    await this.limitLogin(req);
     return this.auth.oauth(provider, body, user, session);
   }
 
   @Post('refresh')
   @HttpCode(HttpStatus.OK)
+  @RateLimited({ bucket: 'refresh:ip', by: 'ip', limit: 'RATE_LIMIT_REFRESH_PER_IP' })
   @ApiOkResponse({ type: TokensDto, description: 'The next pair; the presented token is spent' })
   @ApiUnauthorizedResponse({ description: 'Invalid, expired, revoked or already used' })
-  async refresh(@Req() req: Request, @Body() body: RefreshDto): Promise<TokensDto> {
-    await this.limits.consume(
-      'refresh:ip',
-      this.limits.clientIp(req),
-      this.config.RATE_LIMIT_REFRESH_PER_IP,
-      this.config.RATE_LIMIT_WINDOW_SECONDS,
-    );
+  refresh(@Body() body: RefreshDto): Promise<TokensDto> {
     return this.auth.refresh(body.refreshToken);
   }
 

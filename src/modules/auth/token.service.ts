@@ -5,6 +5,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../../core/config/app-config';
 import { ProblemException } from '../../core/http/problem';
+import { isTransient } from '../../core/messaging/task.errors';
 import { Metrics } from '../../core/observability/metrics';
 import { AuthSession, AuthUser } from './current-user.decorator';
 import { TokenDenyList } from './token-deny-list';
@@ -47,7 +48,12 @@ export class TokenService {
   private readonly reuse;
 
   /** Users seen in the last few seconds (see authenticate). */
-  private readonly users = new LRUCache<string, AuthUser>({ max: 50_000, ttl: USER_CACHE_MS });
+  private readonly users = new LRUCache<string, AuthUser>({
+    max: 50_000,
+    ttl: USER_CACHE_MS,
+    // A stale row stays (until evicted) as the fallback while PostgreSQL is unreachable.
+    noDeleteOnStaleGet: true,
+  });
 
   constructor(
     private readonly jwt: JwtService,
@@ -158,15 +164,31 @@ export class TokenService {
       throw ProblemException.unavailable('Authentication is temporarily unavailable');
     }
     if (denied) throw ProblemException.unauthorized('The token has been revoked');
-    const user = (!opts.fresh && this.users.get(claims.sub)) || (await this.loadUser(claims.sub));
+    const user =
+      (!opts.fresh && this.users.get(claims.sub)) || (await this.loadUser(claims.sub, opts));
     if (!user) throw ProblemException.unauthorized('The account no longer exists');
     return { user, session: { jti: claims.jti, familyId: claims.fam, exp: claims.exp } };
   }
 
-  private async loadUser(id: string): Promise<AuthUser | undefined> {
-    const rows = (await this.dataSource.query(`SELECT id, is_guest FROM auth.users WHERE id = $1`, [
-      id,
-    ])) as { id: string; is_guest: boolean }[];
+  /**
+   * The user row. With PostgreSQL unreachable, a token that passed the deny list is trusted
+   * without it (docs/auth.md → Outages): deleting an account revokes its logins in Redis, so the
+   * account exists; the last row seen in this process gives `isGuest`, else the more restricted
+   * guest. So status polling keeps answering from Redis. `fresh` callers get the 503.
+   */
+  private async loadUser(
+    id: string,
+    opts: { fresh?: boolean } = {},
+  ): Promise<AuthUser | undefined> {
+    let rows: { id: string; is_guest: boolean }[];
+    try {
+      rows = (await this.dataSource.query(`SELECT id, is_guest FROM auth.users WHERE id = $1`, [
+        id,
+      ])) as { id: string; is_guest: boolean }[];
+    } catch (err) {
+      if (opts.fresh || !isTransient(err)) throw err;
+      return this.users.get(id, { allowStale: true }) ?? { id, isGuest: true };
+    }
     if (!rows.length) {
       this.users.delete(id);
       return undefined;

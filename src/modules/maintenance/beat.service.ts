@@ -2,11 +2,11 @@ import { InjectQueue, Process, Processor } from '@nestjs/bull';
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type { Job, Queue } from 'bull';
 import { TaskPublisher } from '../../core/messaging/task-publisher';
-import { RoutingKey } from '../../core/messaging/topology';
+import { ScheduleRoutingKey } from '../../core/messaging/messages';
 import { SCHEDULE, SCHEDULE_QUEUE, SCHEDULE_TZ, ScheduleEntry } from './schedule';
 
 interface TickData {
-  routingKey: RoutingKey;
+  routingKey: ScheduleRoutingKey;
 }
 
 /**

@@ -1,10 +1,11 @@
+import { ScheduleRoutingKey } from '../../core/messaging/messages';
 import { RoutingKey } from '../../core/messaging/topology';
 
 export const SCHEDULE_QUEUE = 'schedule';
 export const SCHEDULE_TZ = 'Asia/Seoul';
 
 export interface ScheduleEntry {
-  routingKey: RoutingKey;
+  routingKey: ScheduleRoutingKey;
   cron: string;
 }
 

@@ -10,9 +10,8 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { ProblemException } from '../../core/http/problem';
-import { RateLimitService } from '../../core/http/rate-limit.service';
+import { RateLimited } from '../../core/http/rate-limit.guard';
 import { JwtAuthGuard } from '../auth/auth.guard';
-import { AuthUser, CurrentUser } from '../auth/current-user.decorator';
 import { CoachingService } from './coaching.service';
 import {
   CategoryDto,
@@ -36,7 +35,6 @@ export class RecyclingController {
   constructor(
     private readonly recycling: RecyclingService,
     private readonly coaching: CoachingService,
-    private readonly limits: RateLimitService,
   ) {}
 
   @Get('categories')
@@ -72,16 +70,18 @@ export class RecyclingController {
   @ApiOperation({
     summary: 'Coaching text for a classification (LLM grounded on the rules, or rule text)',
   })
+  @RateLimited({
+    bucket: 'recycling:feedback',
+    by: 'user',
+    limit: FEEDBACK_PER_MINUTE,
+    windowSeconds: 60,
+  })
   @ApiOkResponse({ type: FeedbackResponseDto })
   @ApiBadRequestResponse({ description: 'VALIDATION_FAILED: unknown category, unknown fields' })
   @ApiTooManyRequestsResponse({
     description: `RATE_LIMITED: more than ${FEEDBACK_PER_MINUTE} a minute`,
   })
-  async feedback(
-    @CurrentUser() user: AuthUser,
-    @Body() body: FeedbackRequestDto,
-  ): Promise<FeedbackResponseDto> {
-    await this.limits.consume('recycling:feedback', user.id, FEEDBACK_PER_MINUTE, 60);
+  async feedback(@Body() body: FeedbackRequestDto): Promise<FeedbackResponseDto> {
     const { message, source } = await this.coaching.coach({
       items: body.items.map((i) => ({ categoryId: i.categoryId, label: i.label })),
       hint: body.hint,

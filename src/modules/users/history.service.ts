@@ -98,11 +98,15 @@ export class HistoryService implements OnModuleInit {
 
   /**
    * Records (or, for a redelivered or corrected job, refreshes) one analysis. A job whose user
-   * has been deleted meanwhile is dropped: the row would have nobody to belong to.
+   * has been deleted meanwhile is dropped: the row would have nobody to belong to. `db` may be
+   * a transaction's EntityManager (the pipeline's save commits the job and its row together).
    */
-  async recordAnalysis(entry: AnalysisRecord): Promise<void> {
+  async recordAnalysis(
+    entry: AnalysisRecord,
+    db: Pick<EntityManager, 'query'> = this.dataSource,
+  ): Promise<void> {
     try {
-      await this.dataSource.query(
+      await db.query(
         `INSERT INTO users.history (job_id, user_id, created_at, status, items, job)
          SELECT $1, $2, $3, $4, $5::jsonb, $6::jsonb
           WHERE EXISTS (SELECT 1 FROM auth.users WHERE id = $2)

@@ -25,7 +25,7 @@ import type { Request, Response } from 'express';
 import { Inject } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../../core/config/app-config';
 import { ProblemException } from '../../core/http/problem';
-import { RateLimitService } from '../../core/http/rate-limit.service';
+import { RateLimited } from '../../core/http/rate-limit.guard';
 import { JwtAuthGuard } from '../auth/auth.guard';
 import { AuthUser, CurrentUser } from '../auth/current-user.decorator';
 import { AnalysisService } from './analysis.service';
@@ -47,7 +47,6 @@ export class WasteController {
     private readonly analysis: AnalysisService,
     private readonly jobs: JobsService,
     private readonly hub: JobEventsHub,
-    private readonly rateLimit: RateLimitService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -61,25 +60,15 @@ export class WasteController {
     description: 'Same key from the same user within 24 h returns the same job',
   })
   @ApiCreatedResponse({ type: AnalyzeResponseDto })
-  async analyze(
+  @RateLimited(
+    { bucket: 'analyze:user', by: 'user', limit: 'RATE_LIMIT_ANALYZE_PER_USER' },
+    { bucket: 'analyze:ip', by: 'ip', limit: 'RATE_LIMIT_ANALYZE_PER_IP' },
+  )
+  analyze(
     @CurrentUser() user: AuthUser,
     @Body() dto: AnalyzeDto,
-    @Req() req: Request,
     @Headers('idempotency-key') idempotencyKey?: string,
   ) {
-    const window = this.config.RATE_LIMIT_WINDOW_SECONDS;
-    await this.rateLimit.consume(
-      'analyze:user',
-      user.id,
-      this.config.RATE_LIMIT_ANALYZE_PER_USER,
-      window,
-    );
-    await this.rateLimit.consume(
-      'analyze:ip',
-      this.rateLimit.clientIp(req),
-      this.config.RATE_LIMIT_ANALYZE_PER_IP,
-      window,
-    );
     return this.analysis.analyze(user.id, dto, idempotencyKey);
   }
 
@@ -111,7 +100,7 @@ export class WasteController {
     @Param('jobId', uuid) jobId: string,
     @Body() dto: CorrectionDto,
   ): Promise<JobView> {
-    return this.analysis.correct(jobId, user.id, dto);
+    return this.analysis.correct(jobId, user, dto);
   }
 
   @Get('jobs/:jobId/events')

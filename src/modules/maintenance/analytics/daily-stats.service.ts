@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { SCHEDULE_TZ } from '../schedule';
 import { DailyStats, Share, StageLatency, StoredDailyStats } from './daily-stats.types';
 
@@ -32,6 +32,19 @@ const REWRITE = `DO UPDATE SET
 const recordSql = (where: string, conflict: string) =>
   RECORD.replace('%WHERE%', where).replace('%CONFLICT%', conflict);
 
+/**
+ * Records the analytics events of these jobs if they have finished; returns how many were
+ * written. `db` may be a transaction's EntityManager: the pipeline's save writes a completed
+ * job's event in the transaction that completes the job (docs/operations.md → Analytics).
+ */
+export async function recordJobEvents(
+  db: Pick<EntityManager, 'query'>,
+  jobIds: string[],
+): Promise<number> {
+  return ((await db.query(recordSql('j.id = ANY($1::uuid[])', REWRITE), [jobIds])) as unknown[])
+    .length;
+}
+
 /** Rows created on Asia/Seoul day $1 (index-friendly range on created_at). */
 const ON_DAY = (col: string) =>
   `${col} >= ($1::date)::timestamp AT TIME ZONE '${SCHEDULE_TZ}'
@@ -54,8 +67,7 @@ export class DailyStatsService {
 
   /** Records the events of these jobs if they have finished; returns how many were written. */
   async record(jobIds: string[]): Promise<number> {
-    const sql = recordSql('j.id = ANY($1::uuid[])', REWRITE);
-    return ((await this.db.query(sql, [jobIds])) as unknown[]).length;
+    return recordJobEvents(this.db, jobIds);
   }
 
   /** Events for every finished job created on `day` that has none yet. */

@@ -70,7 +70,7 @@ export class DlqEntryDto {
   routingKey!: string | null;
   @ApiProperty({ enum: ['dispatcher', 'broker'] }) source!: string;
   @ApiProperty({
-    example: 'INVALID_PAYLOAD',
+    example: 'INVALID_MESSAGE',
     description: 'Error code, or expired/maxlen/rejected',
   })
   reason!: string;

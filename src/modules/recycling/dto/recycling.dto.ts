@@ -5,6 +5,7 @@ import {
   IsArray,
   IsIn,
   IsInt,
+  IsObject,
   IsOptional,
   IsString,
   Length,
@@ -86,6 +87,8 @@ export class FeedbackRequestDto {
   })
   @IsArray()
   @ArrayMaxSize(20)
+  // ValidateNested alone accepts [[]]: it validates the elements of a nested array instead.
+  @IsObject({ each: true })
   @ValidateNested({ each: true })
   @Type(() => FeedbackItemDto)
   items!: FeedbackItemDto[];

@@ -5,6 +5,7 @@ import {
   ArrayMinSize,
   IsArray,
   IsInt,
+  IsObject,
   IsString,
   MaxLength,
   Min,
@@ -28,6 +29,8 @@ export class CorrectionDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(20)
+  // ValidateNested alone accepts [[]]: it validates the elements of a nested array instead.
+  @IsObject({ each: true })
   @ValidateNested({ each: true })
   @Type(() => CorrectionItemDto)
   items!: CorrectionItemDto[];

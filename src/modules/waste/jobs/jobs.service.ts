@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { ProblemException } from '../../../core/http/problem';
 import { Metrics } from '../../../core/observability/metrics';
 import { RedisService } from '../../../core/redis/redis.service';
@@ -182,6 +182,22 @@ export class JobsService {
     patch: JobPatch,
     opts: UpdateOptions = {},
   ): Promise<JobEntity | undefined> {
+    const job = await this.write(this.db.manager, jobId, patch, opts);
+    if (job) await this.announce(job, patch.status);
+    return job;
+  }
+
+  /**
+   * The UPDATE alone, on `db` (e.g. a transaction's EntityManager, with other writes that must
+   * commit with it). The caller announces the result with `announce()` after the commit, so no
+   * client ever sees a state that was rolled back.
+   */
+  async write(
+    db: Pick<EntityManager, 'query'>,
+    jobId: string,
+    patch: JobPatch,
+    opts: UpdateOptions = {},
+  ): Promise<JobEntity | undefined> {
     const sets: string[] = ['version = version + 1', 'updated_at = now()'];
     const params: unknown[] = [jobId];
     const p = (v: unknown) => {
@@ -206,18 +222,20 @@ export class JobsService {
     const where = ['id = $1'];
     if (opts.from) where.push(`status = ANY(${p(opts.from)}::text[])`);
     if (opts.where) where.push(`(${opts.where})`);
-    const rows = (await this.db.query(
+    const rows = (await db.query(
       `UPDATE waste.jobs SET ${sets.join(', ')} WHERE ${where.join(' AND ')} RETURNING *`,
       params,
     )) as [Record<string, unknown>[], number];
     const row = rows[0]?.[0];
-    if (!row) return undefined;
-    const job = rowToEntity(row);
-    if (patch.status && TERMINAL.includes(patch.status)) {
-      this.finished.labels(patch.status, job.errorCode ?? '').inc();
+    return row ? rowToEntity(row) : undefined;
+  }
+
+  /** After a committed change: the ended-jobs counter, the status snapshot and the SSE event. */
+  async announce(job: JobEntity, status?: JobStatus): Promise<void> {
+    if (status && TERMINAL.includes(status)) {
+      this.finished.labels(status, job.errorCode ?? '').inc();
     }
     await this.publish(job);
-    return job;
   }
 
   async stage(
@@ -276,7 +294,7 @@ export class JobsService {
     return {
       items: [],
       coaching: null,
-      cache: { hit: false, kind: null },
+      cache: { hit: false, kind: null, source: null },
       nearby: null,
       timings: { totalMs: null, visionMs: null, coachingMs: null },
     };

@@ -16,6 +16,7 @@ import { LocationType } from '../../recycling/recycling.types';
 import { ClassifiedItem } from '../jobs/job.types';
 import { JobsService } from '../jobs/jobs.service';
 import { VISION_PROVIDER, VisionProvider } from '../vision/vision.provider';
+import { failDeadLettered } from './job-failure';
 import { PipelineRelay } from './pipeline-relay';
 import { ResultBuilder } from './result-builder';
 import { visionKey } from './storage-keys';
@@ -164,15 +165,12 @@ export class ExternalPipelineHandlers implements TaskFailureListener {
     if (typeof jobId !== 'string') return;
     if (key === RoutingKey.MapNearby) {
       // Nearby points are a bonus: without them the job still completes (with an empty list).
-      await this.publishNearby(jobId, [], 0);
+      // If even that publish fails, the watchdog resumes the job (it asks for nearby again).
+      await this.publishNearby(jobId, [], 0).catch((err: unknown) =>
+        this.logger.warn(`job ${jobId}: empty nearby not sent (${String(err)})`),
+      );
       return;
     }
-    const code = errorCode(error);
-    this.logger.warn(`job ${jobId} failed at ${key}: ${code}`);
-    await this.jobs.fail(
-      jobId,
-      code === 'INTERNAL_ERROR' ? 'PROCESSING_FAILED' : code,
-      String((error as Error)?.message ?? error),
-    );
+    await failDeadLettered(this.jobs, this.logger, jobId, errorCode(error), error);
   }
 }

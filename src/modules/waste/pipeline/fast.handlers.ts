@@ -1,4 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
 import {
   TaskContext,
@@ -13,12 +15,14 @@ import {
   ObjectTooLargeError,
   StorageDriver,
 } from '../../../core/storage/storage.driver';
+import { recordJobEvents } from '../../maintenance/analytics/daily-stats.service';
 import { HistoryService } from '../../users/history.service';
 import { historyEntry } from '../jobs/history-entry';
 import { JobEntity } from '../jobs/job.entity';
 import { JobsService } from '../jobs/jobs.service';
 import { ImageCacheService } from './image-cache.service';
-import { fingerprint, preprocessForVision, sha256, validateAndClean } from './image-processing';
+import { decodeAndClean, pixelFingerprint, sha256, visionCopy } from './image-processing';
+import { failDeadLettered } from './job-failure';
 import { PipelineRelay } from './pipeline-relay';
 import { ResultBuilder } from './result-builder';
 import { cleanKey, visionKey } from './storage-keys';
@@ -40,6 +44,7 @@ export class FastPipelineHandlers implements TaskFailureListener {
     private readonly history: HistoryService,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @InjectDataSource() private readonly db: DataSource,
   ) {}
 
   @TaskHandler(RoutingKey.WasteDownload)
@@ -96,7 +101,8 @@ export class FastPipelineHandlers implements TaskFailureListener {
       throw new PermanentTaskError('UPLOAD_MISSING', 'the uploaded image is no longer in storage');
     lap('download');
 
-    const image = await validateAndClean(bytes, this.config.MAX_IMAGE_PIXELS);
+    // One decode: the clean copy, the fingerprint and the vision copy all come from its pixels.
+    const image = await decodeAndClean(bytes, this.config.MAX_IMAGE_PIXELS);
     lap('validate');
     await this.storage.put(cleanKey(job.userId, job.id), image.clean, 'image/jpeg');
     // EXIF (GPS included) must not survive in our storage: only the clean copy is kept.
@@ -104,7 +110,7 @@ export class FastPipelineHandlers implements TaskFailureListener {
 
     await this.jobs.stage(job.id, 'hashing');
     const sha = sha256(bytes);
-    const phash = await fingerprint(image.clean);
+    const phash = await pixelFingerprint(image.pixels);
     lap('hash');
 
     const hit = await this.cache.lookup(sha, phash);
@@ -112,7 +118,7 @@ export class FastPipelineHandlers implements TaskFailureListener {
     if (hit) {
       const result = this.jobs.emptyResult();
       result.items = this.results.items(hit.value.items, job.locale);
-      result.cache = { hit: true, kind: hit.kind };
+      result.cache = { hit: true, kind: hit.kind, source: hit.value.source ?? 'vision' };
       await this.jobs.update(
         job.id,
         { stage: 'coaching', progress: 70, imageSha256: sha, imagePhash: phash, result },
@@ -124,7 +130,7 @@ export class FastPipelineHandlers implements TaskFailureListener {
 
     await this.jobs.stage(job.id, 'preprocessing', { timings: t });
     mark = Date.now();
-    const vision = await preprocessForVision(image.clean);
+    const vision = await visionCopy(image.pixels);
     await this.storage.put(visionKey(job.userId, job.id), vision.image, 'image/jpeg');
     lap('preprocess');
     await this.jobs.update(
@@ -140,7 +146,7 @@ export class FastPipelineHandlers implements TaskFailureListener {
   }
 
   @TaskHandler(RoutingKey.WasteSave)
-  async save(task: SaveTask, ctx: TaskContext): Promise<void> {
+  async save(task: SaveTask): Promise<void> {
     const job = await this.jobs.get(task.jobId);
     if (!job || job.status !== 'processing' || !job.result) return; // ended already: redelivery
     const written =
@@ -168,63 +174,66 @@ export class FastPipelineHandlers implements TaskFailureListener {
     const current = written ?? (await this.jobs.get(job.id));
     if (!current || current.status !== 'processing' || !current.result?.coaching) return;
     if (current.lat !== null && current.result.nearby === null) return; // the other part is still coming
-    await this.complete(current, ctx);
+    await this.complete(current);
   }
 
   /**
-   * The side effects first (history row, image cache, analytics event: each idempotent), then one
-   * guarded UPDATE to completed, then the analytics event. A crash in between redelivers the
-   * message and redoes them; two savers racing both do them and one wins the UPDATE. So a client
-   * that sees `completed` finds its history row already there.
+   * One PostgreSQL transaction: the guarded UPDATE to completed, the history row and the
+   * analytics event. They commit together or not at all, so the job, the user's history (and
+   * stats) and the daily numbers can never disagree, whatever fails when (docs/messaging.md).
+   * A saver that finds the job no longer processing (another saver won, the watchdog failed it)
+   * writes nothing. The snapshot and the event go out after the commit; the image cache, an
+   * optimisation, is taught last and its failure costs only a future cache hit.
    */
-  private async complete(job: JobEntity, ctx: TaskContext): Promise<void> {
+  private async complete(job: JobEntity): Promise<void> {
     const result = job.result!;
     const totalMs = job.queuedAt ? Date.now() - new Date(job.queuedAt).getTime() : null;
-    const final: JobEntity = Object.assign(Object.create(JobEntity.prototype) as JobEntity, job, {
-      status: 'completed',
-      stage: null,
-      progress: 100,
-      result: { ...result, timings: { ...result.timings, totalMs } },
+    const now = new Date();
+    const completed = await this.db.transaction(async (m) => {
+      const done = await this.jobs.write(
+        m,
+        job.id,
+        { status: 'completed', stage: null, progress: 100, finishedAt: now, finalizedAt: now },
+        {
+          from: ['processing'],
+          resultSet: { 'timings,totalMs': totalMs },
+          timings: totalMs === null ? undefined : { total: totalMs },
+        },
+      );
+      if (!done) return undefined;
+      await this.history.recordAnalysis(historyEntry(done), m);
+      await recordJobEvents(m, [done.id]);
+      return done;
     });
-    await this.history.recordAnalysis(historyEntry(final));
+    if (!completed) return;
+    await this.jobs.announce(completed, 'completed');
     // A miss teaches the cache; so does a near-identical hit (its own bytes become an exact entry,
     // so the next upload of this very file is an exact hit).
     if (result.cache.kind !== 'exact' && job.imageSha256 && job.imagePhash && result.items.length) {
-      await this.cache.store(job.imageSha256, job.imagePhash, {
-        items: this.results.classified(result.items),
-        model: 'pipeline',
-        visionMs: result.timings.visionMs,
-      });
-    }
-    const now = new Date();
-    const completed = await this.jobs.update(
-      job.id,
-      { status: 'completed', stage: null, progress: 100, finishedAt: now, finalizedAt: now },
-      {
-        from: ['processing'],
-        resultSet: { 'timings,totalMs': totalMs },
-        timings: totalMs === null ? undefined : { total: totalMs },
-      },
-    );
-    // Only the saver that completed the job reports it (the daily stats read waste.jobs anyway).
-    if (completed) {
-      await this.publisher.publish(
-        RoutingKey.AnalyticsSave,
-        { jobId: job.id },
-        { requestId: ctx.requestId },
-      );
+      await this.cache
+        .store(job.imageSha256, job.imagePhash, {
+          items: this.results.classified(result.items),
+          model: 'pipeline',
+          visionMs: result.timings.visionMs,
+          // A near-identical hit's copy keeps its origin (a consensus answer stays one).
+          source: result.cache.source ?? 'vision',
+        })
+        .catch((err: unknown) =>
+          this.logger.warn(`image cache not taught by job ${job.id}: ${String(err)}`),
+        );
     }
   }
 
+  /**
+   * A dead-lettered message fails its job with the error's code. This must not throw: when the
+   * database is what failed (the save ran out of retries during a long PostgreSQL outage), the
+   * job is left as it is and the watchdog resumes it once PostgreSQL is back (every stage,
+   * `saving` included), so it still ends — completed, or failed — and never half of each.
+   */
   async onTaskDeadLettered(_key: string, payload: unknown, error: unknown): Promise<void> {
     const jobId = (payload as Partial<JobTask> | null)?.jobId;
     if (typeof jobId !== 'string') return;
     const code = errorCode(error);
-    this.logger.warn(`job ${jobId} failed: ${code}`);
-    await this.jobs.fail(
-      jobId,
-      code === 'INTERNAL_ERROR' ? 'PROCESSING_FAILED' : code,
-      String((error as Error)?.message ?? error),
-    );
+    await failDeadLettered(this.jobs, this.logger, jobId, code, error);
   }
 }

@@ -51,6 +51,36 @@ export async function validateAndClean(
   maxPixels: number,
   maxSide = 2048,
 ): Promise<ValidatedImage> {
+  const { format, width, height, clean } = await decodeAndClean(buf, maxPixels, maxSide);
+  return { format, width, height, clean };
+}
+
+/** Upright, flattened 8-bit pixels: what `clean` encodes, and what every derivative is made from. */
+export interface Pixels {
+  data: Buffer;
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+}
+
+export interface DecodedImage extends ValidatedImage {
+  pixels: Pixels;
+}
+
+const fromPixels = (p: Pixels) =>
+  sharp(p.data, { raw: { width: p.width, height: p.height, channels: p.channels } });
+
+/**
+ * `validateAndClean` with one decode: the upload is decoded once to pixels (validated by that
+ * full decode), the clean copy is encoded from them, and the fingerprint and the vision copy are
+ * derived from the same pixels (`pixelFingerprint`, `visionCopy`) instead of decoding the clean
+ * JPEG again for each (docs/benchmarks.md, "per photo": 4 decodes became 1).
+ */
+export async function decodeAndClean(
+  buf: Buffer,
+  maxPixels: number,
+  maxSide = 2048,
+): Promise<DecodedImage> {
   const format = sniffFormat(buf);
   if (!format)
     throw new PermanentTaskError('INVALID_IMAGE', 'the file is not a JPEG, PNG or WebP image');
@@ -70,21 +100,78 @@ export async function validateAndClean(
       `the image is ${meta.width}×${meta.height}${pages > 1 ? `×${pages}` : ''} pixels, over the ${maxPixels} limit`,
     );
   }
+  let pixels: Pixels;
+  let clean: Buffer;
   try {
-    const clean = await sharp(buf, { limitInputPixels: maxPixels, failOn: 'error' })
-      .rotate() // apply EXIF orientation, then the orientation tag is gone with the rest
+    const { data, info } = await sharp(buf, { limitInputPixels: maxPixels, failOn: 'error' })
+      .rotate() // apply EXIF orientation; the pixels carry no metadata at all
       .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true })
       .flatten({ background: '#ffffff' })
-      .jpeg({ quality: 88, mozjpeg: false })
-      .toBuffer();
-    const size = await sharp(clean).metadata();
-    return { format, width: size.width!, height: size.height!, clean };
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    pixels = { data, width: info.width, height: info.height, channels: info.channels };
+    clean = await fromPixels(pixels).jpeg({ quality: 88, mozjpeg: false }).toBuffer();
   } catch {
     throw new PermanentTaskError(
       'INVALID_IMAGE',
       'the image cannot be decoded (truncated or corrupt)',
     );
   }
+  return { format, width: pixels.width, height: pixels.height, clean, pixels };
+}
+
+const THUMB = 72; // divisible by 9 and 8 (dHash cells) and by 3 (colour cells)
+
+/**
+ * `fingerprint` from decoded pixels (no decode): one sharp reduction to 72×72, then the 9×8
+ * greyscale and 3×3 colour cells are box averages of it, in JS (5,184 pixels). Each extra sharp
+ * pipeline costs ~1.4 ms of CPU however small its image (bench/image-work.bench.mjs), and the
+ * earlier greyscale + lanczos3 pass over the full picture ~5.5 ms.
+ */
+export async function pixelFingerprint(p: Pixels): Promise<string> {
+  const { data, info } = await fromPixels(p)
+    .resize(THUMB, THUMB, { fit: 'fill' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const ch = info.channels;
+  const colours = ch >= 3 ? 3 : 1; // alpha (if any) is not a colour
+  const at = (x: number, y: number, c: number) => data[(y * THUMB + x) * ch + c];
+  const luma = (x: number, y: number) =>
+    colours === 3 ? 0.299 * at(x, y, 0) + 0.587 * at(x, y, 1) + 0.114 * at(x, y, 2) : at(x, y, 0);
+  const cell = (
+    x0: number,
+    y0: number,
+    w: number,
+    h: number,
+    f: (x: number, y: number) => number,
+  ) => {
+    let sum = 0;
+    for (let y = y0; y < y0 + h; y++) for (let x = x0; x < x0 + w; x++) sum += f(x, y);
+    return sum / (w * h);
+  };
+  const grey: number[] = [];
+  for (let gy = 0; gy < 8; gy++)
+    for (let gx = 0; gx < 9; gx++) grey.push(cell(gx * 8, gy * 9, 8, 9, luma));
+  const colour = Buffer.alloc(9 * colours);
+  for (let cy = 0; cy < 3; cy++)
+    for (let cx = 0; cx < 3; cx++)
+      for (let c = 0; c < colours; c++)
+        colour[(cy * 3 + cx) * colours + c] = Math.round(
+          cell(cx * 24, cy * 24, 24, 24, (x, y) => at(x, y, c)),
+        );
+  return `${dhashOf(grey)}.${colour.toString('hex')}`;
+}
+
+/** `preprocessForVision` from the pixels (no decode). */
+export async function visionCopy(
+  p: Pixels,
+  side = 640,
+): Promise<{ image: Buffer; width: number; height: number }> {
+  const { data, info } = await fromPixels(p)
+    .resize(side, side, { fit: 'inside', withoutEnlargement: true })
+    .jpeg({ quality: 82 })
+    .toBuffer({ resolveWithObject: true });
+  return { image: data, width: info.width, height: info.height };
 }
 
 export function sha256(buf: Buffer): string {
@@ -92,15 +179,10 @@ export function sha256(buf: Buffer): string {
 }
 
 /**
- * 64-bit difference hash (dHash) of the picture: 9×8 greyscale, one bit per horizontal gradient.
+ * 64-bit difference hash (dHash) from a 9×8 greyscale thumbnail: one bit per horizontal gradient.
  * Re-encoding, resizing and small crops change only a few bits; different photos differ in ~half.
  */
-export async function differenceHash(buf: Buffer): Promise<string> {
-  const px = await sharp(buf)
-    .greyscale()
-    .resize(9, 8, { fit: 'fill', kernel: 'lanczos3' })
-    .raw()
-    .toBuffer();
+function dhashOf(px: ArrayLike<number>): string {
   let bits = 0n;
   for (let y = 0; y < 8; y++) {
     for (let x = 0; x < 8; x++) {
@@ -115,12 +197,16 @@ export async function differenceHash(buf: Buffer): Promise<string> {
  * (27 bytes, 54 hex), as `<dhash>.<colour>`. dHash is greyscale: alone it cannot tell a green
  * bottle from a clear one of the same shape, and colour is what decides the bin there.
  */
-export async function fingerprint(clean: Buffer): Promise<string> {
-  const [dhash, colour] = await Promise.all([
-    differenceHash(clean),
-    sharp(clean).removeAlpha().resize(3, 3, { fit: 'fill' }).raw().toBuffer(),
-  ]);
-  return `${dhash}.${colour.toString('hex')}`;
+export async function fingerprint(image: Buffer): Promise<string> {
+  const { data, info } = await sharp(image)
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  return pixelFingerprint({
+    data,
+    width: info.width,
+    height: info.height,
+    channels: info.channels,
+  });
 }
 
 /** Largest per-channel difference between two colour thumbnails (0–255). */

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { TaskPublisher } from '../../../core/messaging/task-publisher';
 import { RoutingKey } from '../../../core/messaging/topology';
 import { JobEntity } from '../jobs/job.entity';
+import { SaveTask } from './task-payloads';
 
 /**
  * Publishes the message a job is waiting for, from its state alone. Each stage writes its state
@@ -43,6 +44,18 @@ export class PipelineRelay {
         return true;
       case 'coaching':
       case 'saving':
+        if (job.result?.coaching && (job.lat === null || job.result.nearby !== null)) {
+          // Every part is in but the job never completed (its save was dead-lettered while
+          // PostgreSQL was down): the save handler completes it from the stored parts.
+          const task: SaveTask = {
+            jobId: job.id,
+            part: 'coaching',
+            coaching: job.result.coaching,
+            coachingMs: job.result.timings.coachingMs ?? 0,
+          };
+          await this.publisher.publish(RoutingKey.WasteSave, task, { requestId });
+          return true;
+        }
         await this.afterGuidance(job, requestId);
         return true;
       default:

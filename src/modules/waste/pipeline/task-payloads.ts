@@ -1,12 +1,5 @@
-import type { Coaching } from '../jobs/job.types';
-
-export interface JobTask {
-  jobId: string;
-}
-
-export type SaveTask =
-  | { jobId: string; part: 'coaching'; coaching: Coaching; coachingMs: number }
-  | { jobId: string; part: 'nearby'; nearby: unknown[]; nearbyMs: number };
+/** The pipeline's payloads are in the message map (src/core/messaging/messages.ts). */
+export type { JobTask, SaveTask } from '../../../core/messaging/messages';
 
 /** Failures that are the photo's or the user's, not the system's: the job fails, nothing is
  * dead-lettered (q.dlq is for operators). */

@@ -1,8 +1,10 @@
 import { PermanentTaskError } from '../../../core/messaging/task.errors';
-import { AppConfig } from '../../../core/config/app-config';
+import { Provider } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
+import { RecyclingService } from '../../recycling/recycling.service';
 import { OpenAiVisionProvider } from './openai-vision.provider';
 import { RoboflowClient } from './roboflow.client';
-import { VisionProvider } from './vision.provider';
+import { VISION_PROVIDER, VisionProvider } from './vision.provider';
 
 /** VISION_PROVIDER=none: no model. The pipeline uses the user's hint, or fails VISION_NOT_CONFIGURED. */
 export class NoVisionProvider implements VisionProvider {
@@ -36,3 +38,10 @@ export function createVisionProvider(config: AppConfig, categoryIds: string[]): 
       return new NoVisionProvider();
   }
 }
+
+/** The external role's vision backend (wired in src/app/app.module.ts). */
+export const visionProvider: Provider = {
+  provide: VISION_PROVIDER,
+  inject: [APP_CONFIG, RecyclingService],
+  useFactory: (c: AppConfig, r: RecyclingService) => createVisionProvider(c, r.categoryIds),
+};

@@ -5,8 +5,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * disposal days when a request carries no coordinates (docs/schedules.md → Home region). One row
  * per user; deleted with the account.
  */
-export class UsersHomeRegion1764200100000 implements MigrationInterface {
-  name = 'UsersHomeRegion1764200100000';
+export class UsersHomeRegion1764216100000 implements MigrationInterface {
+  name = 'UsersHomeRegion1764216100000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`

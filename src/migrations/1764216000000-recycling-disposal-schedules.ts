@@ -7,8 +7,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * district wrote them (times normalised to HH:MM) and interpreted at read time, so a better
  * parser needs no re-import.
  */
-export class RecyclingDisposalSchedules1764200000000 implements MigrationInterface {
-  name = 'RecyclingDisposalSchedules1764200000000';
+export class RecyclingDisposalSchedules1764216000000 implements MigrationInterface {
+  name = 'RecyclingDisposalSchedules1764216000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`
