@@ -234,7 +234,9 @@ describe('GET /recycling/schedule and the home region', () => {
         400,
         'VALIDATION_FAILED',
       ]);
-      expect(bad.body.errors.map((e: Json) => e.field)).toContain('homeRegion');
+      // A control character is refused by the JSON body parser already (field "body").
+      const fields = homeRegion === 'a\u0000b' ? ['body', 'homeRegion'] : ['homeRegion'];
+      expect(fields).toContain(bad.body.errors[0].field);
     }
     const removed = await call(offlineApp, '/users/me', offlineAuth, {
       method: 'PATCH',
