@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../../core/config/app-config';
 import { CoachingService } from './coaching.service';
-import { LlmCoachClient } from './coaching/llm-coach.client';
+import { llmCoachProvider } from './coaching/llm-coach.factory';
 import { loadKnowledgeBase } from './knowledge/knowledge-base.loader';
 import { KNOWLEDGE_BASE, RecyclingService } from './recycling.service';
 
@@ -23,7 +23,7 @@ import { KNOWLEDGE_BASE, RecyclingService } from './recycling.service';
         }),
     },
     RecyclingService,
-    LlmCoachClient,
+    llmCoachProvider,
     CoachingService,
   ],
   exports: [RecyclingService, CoachingService],
