@@ -6,6 +6,7 @@ import { LocationsCollectionPoints1764160600000 } from './1764160600000-location
 import { WasteJobs1764170000000 } from './1764170000000-waste-jobs';
 import { AnalyticsTables1764180000000 } from './1764180000000-analytics-tables';
 import { WasteImageFingerprint1764190000000 } from './1764190000000-waste-image-fingerprint';
+import { WasteCorrectionSignals1764215000000 } from './1764215000000-waste-correction-signals';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -21,4 +22,5 @@ export const MIGRATIONS: MigrationClass[] = [
   WasteJobs1764170000000,
   AnalyticsTables1764180000000,
   WasteImageFingerprint1764190000000,
+  WasteCorrectionSignals1764215000000,
 ];

@@ -160,6 +160,8 @@ export const envSchema = z.object({
   UPLOAD_URL_TTL_SECONDS: int(30, 86400).default(600),
   JOB_TIMEOUT_SECONDS: int(30).default(900),
   JOB_RESUME_SECONDS: int(10).default(120),
+  /** Distinct registered accounts whose identical corrections replace the shared cached answer; 0 = never. */
+  CORRECTION_CONSENSUS_ACCOUNTS: int(0, 1000).default(3),
   SSE_HEARTBEAT_MS: int(100, 600_000).default(15_000),
 
   // Rate limits (requests per RATE_LIMIT_WINDOW_SECONDS; 0 disables one). Redis-backed, so

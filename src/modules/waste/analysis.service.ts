@@ -15,7 +15,8 @@ import { JobEntity } from './jobs/job.entity';
 import { JobView } from './jobs/job.types';
 import { historyEntry } from './jobs/history-entry';
 import { JobsService, toView } from './jobs/jobs.service';
-import { ImageCacheService } from './pipeline/image-cache.service';
+import { CorrectionSignals } from './pipeline/correction-signals.service';
+import { AuthUser } from '../auth/current-user.decorator';
 import { ResultBuilder } from './pipeline/result-builder';
 import { originalKey } from './pipeline/storage-keys';
 
@@ -39,7 +40,7 @@ export class AnalysisService {
     private readonly results: ResultBuilder,
     private readonly recycling: RecyclingService,
     private readonly coaching: CoachingService,
-    private readonly cache: ImageCacheService,
+    private readonly signals: CorrectionSignals,
     private readonly history: HistoryService,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -208,8 +209,8 @@ export class AnalysisService {
     return toView(queued);
   }
 
-  async correct(jobId: string, userId: string, dto: CorrectionDto): Promise<JobView> {
-    const job = await this.jobs.getOwned(jobId, userId);
+  async correct(jobId: string, user: AuthUser, dto: CorrectionDto): Promise<JobView> {
+    const job = await this.jobs.getOwned(jobId, user.id);
     if (job.status !== 'completed' || !job.result) {
       throw new ProblemException(
         409,
@@ -248,14 +249,8 @@ export class AnalysisService {
       { result, correction: { items: dto.items, at: new Date().toISOString() } },
       { from: ['completed'] },
     ))!;
-    // The next identical photo gets the corrected answer.
-    if (job.imageSha256 && job.imagePhash) {
-      await this.cache.store(job.imageSha256, job.imagePhash, {
-        items: classified,
-        model: 'correction',
-        visionMs: null,
-      });
-    }
+    // Only the corrector's own job changes; the shared answer waits for consensus.
+    await this.signals.record(updated, user, classified);
     await this.history.recordAnalysis(historyEntry(updated));
     return toView(updated);
   }

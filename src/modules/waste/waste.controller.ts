@@ -100,7 +100,7 @@ export class WasteController {
     @Param('jobId', uuid) jobId: string,
     @Body() dto: CorrectionDto,
   ): Promise<JobView> {
-    return this.analysis.correct(jobId, user.id, dto);
+    return this.analysis.correct(jobId, user, dto);
   }
 
   @Get('jobs/:jobId/events')

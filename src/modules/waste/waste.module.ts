@@ -7,6 +7,7 @@ import { AnalysisService } from './analysis.service';
 import { JobEntity } from './jobs/job.entity';
 import { JobEventsEmitter } from './jobs/job-events';
 import { JobsService } from './jobs/jobs.service';
+import { CorrectionSignals } from './pipeline/correction-signals.service';
 import { ImageCacheService } from './pipeline/image-cache.service';
 import { PipelineRelay } from './pipeline/pipeline-relay';
 import { ResultBuilder } from './pipeline/result-builder';
@@ -25,6 +26,7 @@ import { ResultBuilder } from './pipeline/result-builder';
     ResultBuilder,
     PipelineRelay,
     AnalysisService,
+    CorrectionSignals,
   ],
   exports: [JobsService, ImageCacheService, ResultBuilder, PipelineRelay, AnalysisService],
 })

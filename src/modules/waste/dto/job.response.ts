@@ -36,6 +36,12 @@ class CoachingDto {
 class CacheDto {
   @ApiProperty() hit!: boolean;
   @ApiPropertyOptional({ enum: ['exact', 'similar'], nullable: true }) kind!: string | null;
+  @ApiPropertyOptional({
+    enum: ['vision', 'consensus'],
+    nullable: true,
+    description: "A hit's origin: the vision provider, or several accounts' agreeing corrections",
+  })
+  source?: string | null;
 }
 
 class TimingsDto {

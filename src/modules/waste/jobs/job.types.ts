@@ -40,7 +40,12 @@ export interface Coaching {
 export interface JobResult {
   items: ResultItem[];
   coaching: Coaching | null;
-  cache: { hit: boolean; kind: 'exact' | 'similar' | null };
+  cache: {
+    hit: boolean;
+    kind: 'exact' | 'similar' | null;
+    /** For a hit: where the cached answer came from (docs/pipeline.md → Corrections). */
+    source?: 'vision' | 'consensus' | null;
+  };
   nearby: unknown[] | null;
   timings: { totalMs: number | null; visionMs: number | null; coachingMs: number | null };
 }

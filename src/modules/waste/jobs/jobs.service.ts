@@ -294,7 +294,7 @@ export class JobsService {
     return {
       items: [],
       coaching: null,
-      cache: { hit: false, kind: null },
+      cache: { hit: false, kind: null, source: null },
       nearby: null,
       timings: { totalMs: null, visionMs: null, coachingMs: null },
     };

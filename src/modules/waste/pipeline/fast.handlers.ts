@@ -118,7 +118,7 @@ export class FastPipelineHandlers implements TaskFailureListener {
     if (hit) {
       const result = this.jobs.emptyResult();
       result.items = this.results.items(hit.value.items, job.locale);
-      result.cache = { hit: true, kind: hit.kind };
+      result.cache = { hit: true, kind: hit.kind, source: hit.value.source ?? 'vision' };
       await this.jobs.update(
         job.id,
         { stage: 'coaching', progress: 70, imageSha256: sha, imagePhash: phash, result },
@@ -215,6 +215,8 @@ export class FastPipelineHandlers implements TaskFailureListener {
           items: this.results.classified(result.items),
           model: 'pipeline',
           visionMs: result.timings.visionMs,
+          // A near-identical hit's copy keeps its origin (a consensus answer stays one).
+          source: result.cache.source ?? 'vision',
         })
         .catch((err: unknown) =>
           this.logger.warn(`image cache not taught by job ${job.id}: ${String(err)}`),

@@ -5,10 +5,18 @@ import { RedisService } from '../../../core/redis/redis.service';
 import { ClassifiedItem } from '../jobs/job.types';
 import { colourDistance, hammingHex } from './image-processing';
 
+/**
+ * Where a cached answer came from: the vision provider (or the user's hint with `none`), or
+ * the consensus of several accounts' corrections (docs/pipeline.md → Corrections).
+ */
+export type CacheSource = 'vision' | 'consensus';
+
 export interface CachedClassification {
   items: ClassifiedItem[];
   model: string;
   visionMs: number | null;
+  /** Absent in entries written before sources were recorded: those came from vision. */
+  source?: CacheSource;
 }
 
 export interface CacheHit {
