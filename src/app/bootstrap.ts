@@ -1,12 +1,14 @@
 import { INestApplication, INestApplicationContext, RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NextFunction, Request, Response } from 'express';
 import { Logger } from 'nestjs-pino';
 import { AppConfig, ConfigError, loadConfig } from '../core/config/app-config';
 import { servesHttp } from '../core/config/roles';
 import { jsonBody, rejectControlCharactersInUrl } from '../core/http/json-body';
+import { requestDeadline } from '../core/http/request-deadline';
 import { ProblemFilter } from '../core/http/problem.filter';
 import { strictValidationPipe } from '../core/http/validation.pipe';
 import { Metrics } from '../core/observability/metrics';
@@ -67,6 +69,7 @@ export async function startApp(
     });
     next();
   });
+  app.use(requestDeadline(config.HTTP_REQUEST_TIMEOUT_MS));
   app.use(rejectControlCharactersInUrl);
   app.use(
     jsonBody(
@@ -95,7 +98,12 @@ export async function startApp(
     await app.close().catch(() => undefined);
     throw err;
   }
-  const { port } = app.getHttpServer().address() as AddressInfo;
+  const server = app.getHttpServer() as Server;
+  // Slow clients: all headers within HTTP_HEADERS_TIMEOUT_MS, the whole request within
+  // HTTP_REQUEST_TIMEOUT_MS (Node's checks; requestDeadline above is the precise body timer).
+  server.headersTimeout = config.HTTP_HEADERS_TIMEOUT_MS;
+  server.requestTimeout = Math.max(config.HTTP_REQUEST_TIMEOUT_MS, config.HTTP_HEADERS_TIMEOUT_MS);
+  const { port } = server.address() as AddressInfo;
   return { app, http: app, config, url: `http://127.0.0.1:${port}`, close: () => app.close() };
 }
 

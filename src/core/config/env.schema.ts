@@ -163,6 +163,12 @@ export const envSchema = z.object({
   /** Distinct registered accounts whose identical corrections replace the shared cached answer; 0 = never. */
   CORRECTION_CONSENSUS_ACCOUNTS: int(0, 1000).default(3),
   SSE_HEARTBEAT_MS: int(100, 600_000).default(15_000),
+  /** Open event streams per user and per job, in one API process (429 TOO_MANY_STREAMS above). */
+  SSE_MAX_STREAMS_PER_USER: int(1, 10_000).default(10),
+  SSE_MAX_STREAMS_PER_JOB: int(1, 10_000).default(3),
+  /** Node's server deadlines: all request headers, and the whole request incl. its body (408). */
+  HTTP_HEADERS_TIMEOUT_MS: int(1000, 600_000).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: int(1000, 3_600_000).default(60_000),
 
   // Rate limits (requests per RATE_LIMIT_WINDOW_SECONDS; 0 disables one). Redis-backed, so
   // they hold across API replicas. See docs/auth.md.
@@ -185,6 +191,8 @@ export const envSchema = z.object({
   JSON_MAX_MEMBERS: int(10, 1_000_000).default(2048),
   /** `all` role only: import the bundled sample collection points at boot when the table is empty. */
   LOCATIONS_SAMPLE_DATA: bool.default('true'),
+  /** `all` role only: import the bundled sample disposal schedules when their table is empty. */
+  SCHEDULES_SAMPLE_DATA: bool.default('true'),
   /** Bearer token of the operators' /api/v1/admin endpoints (docs/operations.md); unset = they answer 404. */
   ADMIN_API_TOKEN: optionalString.pipe(
     z.string().min(24, 'must be at least 24 characters').optional(),

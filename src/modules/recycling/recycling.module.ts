@@ -4,13 +4,17 @@ import { CoachingService } from './coaching.service';
 import { llmCoachProvider } from './coaching/llm-coach.factory';
 import { loadKnowledgeBase } from './knowledge/knowledge-base.loader';
 import { KNOWLEDGE_BASE, RecyclingService } from './recycling.service';
+import { LocationsModule } from '../locations/locations.module';
+import { ScheduleService } from './schedules/schedule.service';
 
 /**
  * The recycling module (docs/architecture.md → Modules): the knowledge base (validated at boot;
- * a bad data file or ROBOFLOW_LABEL_MAP stops the process), item search, label mapping and
- * coaching. RecyclingService and CoachingService are exported for the waste pipeline.
+ * a bad data file or ROBOFLOW_LABEL_MAP stops the process), item search, label mapping,
+ * coaching, and district disposal days (ScheduleService, docs/schedules.md). RecyclingService,
+ * CoachingService and ScheduleService are exported for the waste pipeline.
  */
 @Module({
+  imports: [LocationsModule],
   providers: [
     {
       provide: KNOWLEDGE_BASE,
@@ -25,7 +29,8 @@ import { KNOWLEDGE_BASE, RecyclingService } from './recycling.service';
     RecyclingService,
     llmCoachProvider,
     CoachingService,
+    ScheduleService,
   ],
-  exports: [RecyclingService, CoachingService],
+  exports: [RecyclingService, CoachingService, ScheduleService],
 })
 export class RecyclingModule {}

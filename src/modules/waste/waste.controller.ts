@@ -27,7 +27,7 @@ import { APP_CONFIG, AppConfig } from '../../core/config/app-config';
 import { ProblemException } from '../../core/http/problem';
 import { RateLimited } from '../../core/http/rate-limit.guard';
 import { JwtAuthGuard } from '../auth/auth.guard';
-import { AuthUser, CurrentUser } from '../auth/current-user.decorator';
+import { AuthSession, AuthUser, CurrentSession, CurrentUser } from '../auth/current-user.decorator';
 import { AnalysisService } from './analysis.service';
 import { AnalyzeDto } from './dto/analyze.dto';
 import { CorrectionDto } from './dto/correction.dto';
@@ -113,12 +113,21 @@ export class WasteController {
   @ApiProduces('text/event-stream')
   async events(
     @CurrentUser() user: AuthUser,
+    @CurrentSession() session: AuthSession,
     @Param('jobId', uuid) jobId: string,
     @Req() req: Request,
     @Res() res: Response,
     @Headers('last-event-id') lastEventId?: string,
   ): Promise<void> {
     await this.jobs.getOwned(jobId, user.id); // 404 before any stream starts
+    let closed = false;
+    // 429 before any stream starts, too; logout (any replica) closes it through `close`.
+    const release = this.hub.openStream({
+      userId: user.id,
+      jobId,
+      familyId: session.familyId,
+      close: () => finish(),
+    });
     res.status(200).set({
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
@@ -128,12 +137,12 @@ export class WasteController {
     res.flushHeaders();
     let sent = Number.parseInt(lastEventId ?? '', 10);
     if (!Number.isFinite(sent)) sent = 0;
-    let closed = false;
     const finish = () => {
       if (closed) return;
       closed = true;
       clearInterval(heartbeat);
       unsubscribe();
+      release();
       res.end();
     };
     const send = (version: number, job: JobView) => {

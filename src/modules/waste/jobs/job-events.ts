@@ -7,7 +7,11 @@ import {
 } from '@nestjs/common';
 import { ClientRedis, ServerRedis } from '@nestjs/microservices';
 import { lastValueFrom } from 'rxjs';
+import type Redis from 'ioredis';
 import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
+import { ProblemException } from '../../../core/http/problem';
+import { RedisService } from '../../../core/redis/redis.service';
+import { revokedChannel } from '../../auth/token-deny-list';
 import { JobView } from './job.types';
 import { redisTransportOptions } from './redis-options.util';
 
@@ -64,17 +68,75 @@ export class JobEventsEmitter implements OnApplicationShutdown {
  * The API side: one Redis transport server per process receives every job event and hands it
  * to the SSE streams that follow that job in this process.
  */
+/** One open event stream, as the caps and the revocation channel see it. */
+export interface StreamHolder {
+  userId: string;
+  jobId: string;
+  /** The login family of the access token that opened it (logout closes it). */
+  familyId: string;
+  close(): void;
+}
+
 @Injectable()
 export class JobEventsHub implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(JobEventsHub.name);
   private readonly server: ServerRedis;
   private readonly listeners = new Map<string, Set<JobListener>>();
+  /** Open streams of this process, by user and by job (SSE_MAX_STREAMS_PER_USER/_PER_JOB). */
+  private readonly byUser = new Map<string, Set<StreamHolder>>();
+  private readonly byJob = new Map<string, Set<StreamHolder>>();
+  private subscriber?: Redis;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly redis: RedisService,
+  ) {
     this.server = new ServerRedis(redisTransportOptions(config.REDIS_URL));
   }
 
+  /**
+   * Registers a stream, or refuses it (429 TOO_MANY_STREAMS) when the user or the job already
+   * holds the configured number in this process: each stream is a socket, a file descriptor and
+   * a listener (one guest once held 3,000 on one job). Returns the release function.
+   */
+  openStream(holder: StreamHolder): () => void {
+    const mine = this.byUser.get(holder.userId)?.size ?? 0;
+    const job = this.byJob.get(holder.jobId)?.size ?? 0;
+    if (
+      mine >= this.config.SSE_MAX_STREAMS_PER_USER ||
+      job >= this.config.SSE_MAX_STREAMS_PER_JOB
+    ) {
+      throw new ProblemException(
+        429,
+        'TOO_MANY_STREAMS',
+        mine >= this.config.SSE_MAX_STREAMS_PER_USER
+          ? `at most ${this.config.SSE_MAX_STREAMS_PER_USER} open event streams per user`
+          : `at most ${this.config.SSE_MAX_STREAMS_PER_JOB} open event streams per job`,
+        { headers: { 'Retry-After': '5' } },
+      );
+    }
+    add(this.byUser, holder.userId, holder);
+    add(this.byJob, holder.jobId, holder);
+    return () => {
+      remove(this.byUser, holder.userId, holder);
+      remove(this.byJob, holder.jobId, holder);
+    };
+  }
+
+  /** Closes every stream a revoked login holds in this process. */
+  private closeFamily(familyId: string): void {
+    for (const set of [...this.byUser.values()]) {
+      for (const h of [...set]) if (h.familyId === familyId) h.close();
+    }
+  }
+
   async onApplicationBootstrap(): Promise<void> {
+    // Logout, refresh-token reuse and account deletion publish the revoked family (TokenDenyList).
+    this.subscriber = this.redis.createConnection('sse-revocations');
+    this.subscriber.on('message', (_channel: string, familyId: string) =>
+      this.closeFamily(familyId),
+    );
+    await this.subscriber.subscribe(revokedChannel(this.redis));
     this.server.addHandler(
       pattern(this.config),
       async (event: JobEvent) => this.dispatch(event),
@@ -110,4 +172,17 @@ export class JobEventsHub implements OnApplicationBootstrap, OnApplicationShutdo
   async onApplicationShutdown(): Promise<void> {
     await this.server.close();
   }
+}
+
+function add<T>(map: Map<string, Set<T>>, key: string, value: T): void {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  set.add(value);
+}
+
+function remove<T>(map: Map<string, Set<T>>, key: string, value: T): void {
+  const set = map.get(key);
+  if (!set) return;
+  set.delete(value);
+  if (!set.size) map.delete(key);
 }
