@@ -25,6 +25,8 @@ import { MaintenanceModule } from '../modules/maintenance/maintenance.module';
 import { OpsModule } from '../modules/maintenance/ops.module';
 import { RecyclingController } from '../modules/recycling/recycling.controller';
 import { RecyclingModule } from '../modules/recycling/recycling.module';
+import { SampleScheduleLoader } from '../modules/recycling/schedules/sample-schedule.loader';
+import { ScheduleController } from '../modules/recycling/schedules/schedule.controller';
 import { UsersController } from '../modules/users/users.controller';
 import { UsersModule } from '../modules/users/users.module';
 import { JobEventsHub } from '../modules/waste/jobs/job-events';
@@ -72,7 +74,7 @@ const API_PARTS: Record<ApiModuleName, Parts> = {
   users: { controllers: [UsersController] },
   // The hub listens for job events on Redis and feeds this process's SSE streams.
   waste: { controllers: [WasteController, UploadsController], providers: [JobEventsHub] },
-  recycling: { controllers: [RecyclingController] },
+  recycling: { controllers: [RecyclingController, ScheduleController] },
   locations: { controllers: [LocationsController] },
   admin: { controllers: [DlqController, DailyStatsController], providers: [AdminGuard] },
 };
@@ -104,6 +106,9 @@ export function roleParts(config: AppConfig): Required<Parts> {
   // The one-process developer role loads the sample collection points on boot.
   if (role === 'all' && config.LOCATIONS_SAMPLE_DATA)
     chosen.push({ providers: [SampleDataLoader] });
+  // … and the sample disposal schedules (docs/schedules.md → Sample data).
+  if (role === 'all' && config.SCHEDULES_SAMPLE_DATA)
+    chosen.push({ providers: [SampleScheduleLoader] });
   return {
     controllers: chosen.flatMap((p) => p.controllers ?? []),
     providers: chosen.flatMap((p) => p.providers ?? []),

@@ -1,13 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import { basename, extname } from 'node:path';
-import { parseArgs } from 'node:util';
-import { DataSource } from 'typeorm';
-import { ConfigError, loadConfig } from '../core/config/app-config';
-import { dataSourceOptions } from '../core/database/data-source.options';
 import { CollectionPointsRepository } from '../modules/locations/collection-points.repository';
-import { CsvEncoding, CsvFormatError } from '../modules/locations/import/collection-point-csv';
 import { importCollectionPoints } from '../modules/locations/import/collection-point.importer';
 import { LocationType, typesFromCell } from '../modules/locations/location.types';
+import { runAsScript, runCsvImportCli } from './csv-import-cli';
 
 const USAGE = `usage: node dist/cli/import-locations.js <file.csv> [options]
 
@@ -22,74 +16,29 @@ options:
   --json                       print the full report as JSON
 `;
 
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      encoding: { type: 'string', default: 'auto' },
-      dataset: { type: 'string' },
-      type: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help || positionals.length !== 1) {
-    (values.help ? process.stdout : process.stderr).write(USAGE);
-    return values.help ? 0 : 2;
-  }
-  const encoding = values.encoding as CsvEncoding;
-  if (!['auto', 'utf8', 'cp949'].includes(encoding)) {
-    console.error(`--encoding must be auto, utf8 or cp949 (got "${values.encoding}")`);
-    return 2;
-  }
+function main(argv: string[]): Promise<number> {
   let defaultTypes: LocationType[] | undefined;
-  if (values.type) {
-    const parsed = typesFromCell(values.type);
-    if (parsed.unknown.length || !parsed.types.length) {
-      console.error(`--type: unknown type(s) ${parsed.unknown.join(', ') || values.type}`);
-      return 2;
-    }
-    defaultTypes = parsed.types;
-  }
-  const file = positionals[0];
-  const bytes = await readFile(file);
-
-  const config = loadConfig({ ...process.env, APP_ROLE: 'all' });
-  const ds = new DataSource({ ...dataSourceOptions(config), migrations: [] });
-  await ds.initialize();
-  try {
-    const report = await importCollectionPoints(new CollectionPointsRepository(ds), bytes, {
-      encoding,
-      dataset: values.dataset ?? basename(file, extname(file)),
-      defaultTypes,
-    });
-    if (values.json) {
-      process.stdout.write(`${JSON.stringify({ file, ...report }, null, 2)}\n`);
-    } else {
-      const rate = report.durationMs ? Math.round((report.total * 1000) / report.durationMs) : 0;
-      process.stdout.write(
-        `${file} (${report.encoding}): ${report.total} rows — ${report.inserted} inserted, ` +
-          `${report.updated} updated, ${report.unchanged} unchanged, ${report.skipped.length} skipped ` +
-          `in ${report.durationMs} ms (${rate} rows/s)\n`,
-      );
-      for (const s of report.skipped)
-        process.stdout.write(`  skipped line ${s.row}: ${s.reason}\n`);
-    }
-    return 0;
-  } finally {
-    await ds.destroy();
-  }
+  return runCsvImportCli(argv, {
+    usage: USAGE,
+    options: { type: { type: 'string' } },
+    prepare: (values) => {
+      if (typeof values.type !== 'string') return undefined;
+      const parsed = typesFromCell(values.type);
+      if (parsed.unknown.length || !parsed.types.length) {
+        console.error(`--type: unknown type(s) ${parsed.unknown.join(', ') || values.type}`);
+        return 2;
+      }
+      defaultTypes = parsed.types;
+      return undefined;
+    },
+    run: (ds, bytes, common) =>
+      importCollectionPoints(new CollectionPointsRepository(ds), bytes, {
+        ...common,
+        defaultTypes,
+      }),
+  });
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2))
-    .then((code) => process.exit(code))
-    .catch((err: unknown) => {
-      if (err instanceof ConfigError || err instanceof CsvFormatError) console.error(err.message);
-      else console.error(err);
-      process.exit(1);
-    });
-}
+runAsScript(module, main);
 
 export { main as importLocationsCli };

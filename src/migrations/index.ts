@@ -7,6 +7,8 @@ import { WasteJobs1764170000000 } from './1764170000000-waste-jobs';
 import { AnalyticsTables1764180000000 } from './1764180000000-analytics-tables';
 import { WasteImageFingerprint1764190000000 } from './1764190000000-waste-image-fingerprint';
 import { WasteCorrectionSignals1764215000000 } from './1764215000000-waste-correction-signals';
+import { RecyclingDisposalSchedules1764216000000 } from './1764216000000-recycling-disposal-schedules';
+import { UsersHomeRegion1764216100000 } from './1764216100000-users-home-region';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -23,4 +25,6 @@ export const MIGRATIONS: MigrationClass[] = [
   AnalyticsTables1764180000000,
   WasteImageFingerprint1764190000000,
   WasteCorrectionSignals1764215000000,
+  RecyclingDisposalSchedules1764216000000,
+  UsersHomeRegion1764216100000,
 ];

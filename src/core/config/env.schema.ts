@@ -191,6 +191,8 @@ export const envSchema = z.object({
   JSON_MAX_MEMBERS: int(10, 1_000_000).default(2048),
   /** `all` role only: import the bundled sample collection points at boot when the table is empty. */
   LOCATIONS_SAMPLE_DATA: bool.default('true'),
+  /** `all` role only: import the bundled sample disposal schedules when their table is empty. */
+  SCHEDULES_SAMPLE_DATA: bool.default('true'),
   /** Bearer token of the operators' /api/v1/admin endpoints (docs/operations.md); unset = they answer 404. */
   ADMIN_API_TOKEN: optionalString.pipe(
     z.string().min(24, 'must be at least 24 characters').optional(),

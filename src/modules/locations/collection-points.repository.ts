@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { UpsertCounts, addUpsertBatch } from '../../core/csv/public-data-csv';
 import { BOX_WIDENING, EARTH_MEAN_RADIUS_M } from './geo.util';
 import { DEFAULT_LIMIT, LocationDto, LocationType, NearbyQuery } from './location.types';
 
@@ -16,11 +17,7 @@ export interface CollectionPointInput {
   phone: string | null;
 }
 
-export interface UpsertCounts {
-  inserted: number;
-  updated: number;
-  unchanged: number;
-}
+export type { UpsertCounts } from '../../core/csv/public-data-csv';
 
 interface Row {
   id: string;
@@ -179,10 +176,7 @@ export class CollectionPointsRepository {
          RETURNING (xmax = 0) AS inserted`,
         params,
       );
-      const inserted = result.filter((r) => r.inserted).length;
-      counts.inserted += inserted;
-      counts.updated += result.length - inserted;
-      counts.unchanged += batch.length - result.length;
+      addUpsertBatch(counts, result, batch.length);
     }
     return counts;
   }

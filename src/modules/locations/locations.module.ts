@@ -3,16 +3,18 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { CollectionPoint } from './collection-point.entity';
 import { KakaoLocalClient } from './kakao/kakao-local.client';
 import { LocationsService } from './locations.service';
+import { RegionsService } from './regions/regions.service';
 
 /**
  * The locations module (docs/architecture.md → Modules): collection points, nearby search,
- * Kakao Local. LocationsService is exported for the external worker's map.nearby task and the
- * controller; which roles serve LocationsController and load the sample points is decided in
- * src/app/app.module.ts.
+ * Kakao Local, and coordinates/names → 시군구 (RegionsService, docs/schedules.md → Regions).
+ * LocationsService is exported for the external worker's map.nearby task and the controller;
+ * RegionsService for the schedule lookup and the profile's home region. Which roles serve
+ * LocationsController and load the sample points is decided in src/app/app.module.ts.
  */
 @Module({
   imports: [TypeOrmModule.forFeature([CollectionPoint])],
-  providers: [LocationsService, KakaoLocalClient],
-  exports: [LocationsService],
+  providers: [LocationsService, KakaoLocalClient, RegionsService],
+  exports: [LocationsService, RegionsService],
 })
 export class LocationsModule {}

@@ -1,16 +1,20 @@
 import { Module } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../../core/config/app-config';
 import { CoachingService } from './coaching.service';
-import { LlmCoachClient } from './coaching/llm-coach.client';
+import { llmCoachProvider } from './coaching/llm-coach.factory';
 import { loadKnowledgeBase } from './knowledge/knowledge-base.loader';
 import { KNOWLEDGE_BASE, RecyclingService } from './recycling.service';
+import { LocationsModule } from '../locations/locations.module';
+import { ScheduleService } from './schedules/schedule.service';
 
 /**
  * The recycling module (docs/architecture.md → Modules): the knowledge base (validated at boot;
- * a bad data file or ROBOFLOW_LABEL_MAP stops the process), item search, label mapping and
- * coaching. RecyclingService and CoachingService are exported for the waste pipeline.
+ * a bad data file or ROBOFLOW_LABEL_MAP stops the process), item search, label mapping,
+ * coaching, and district disposal days (ScheduleService, docs/schedules.md). RecyclingService,
+ * CoachingService and ScheduleService are exported for the waste pipeline.
  */
 @Module({
+  imports: [LocationsModule],
   providers: [
     {
       provide: KNOWLEDGE_BASE,
@@ -23,9 +27,10 @@ import { KNOWLEDGE_BASE, RecyclingService } from './recycling.service';
         }),
     },
     RecyclingService,
-    LlmCoachClient,
+    llmCoachProvider,
     CoachingService,
+    ScheduleService,
   ],
-  exports: [RecyclingService, CoachingService],
+  exports: [RecyclingService, CoachingService, ScheduleService],
 })
 export class RecyclingModule {}

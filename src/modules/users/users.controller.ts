@@ -11,6 +11,7 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import {
+  ApiBadRequestResponse,
   ApiBearerAuth,
   ApiNoContentResponse,
   ApiNotFoundResponse,
@@ -21,8 +22,14 @@ import {
 import { AccountsService } from '../auth/accounts.service';
 import { JwtAuthGuard } from '../auth/auth.guard';
 import { AuthSession, AuthUser, CurrentSession, CurrentUser } from '../auth/current-user.decorator';
-import { UserDto } from '../auth/dto/user.dto';
-import { HistoryPageDto, HistoryQueryDto, JobIdParam, MeDto, UpdateMeDto } from './dto/users.dto';
+import {
+  HistoryPageDto,
+  HistoryQueryDto,
+  JobIdParam,
+  MeDto,
+  ProfileDto,
+  UpdateMeDto,
+} from './dto/users.dto';
 import { HistoryPage, HistoryService } from './history.service';
 import { UsersService } from './users.service';
 
@@ -46,12 +53,21 @@ export class UsersController {
   }
 
   @Patch()
-  @ApiOkResponse({ type: UserDto })
-  update(@CurrentUser() user: AuthUser, @Body() body: UpdateMeDto): Promise<UserDto> {
-    return this.accounts.updateProfile(user.id, {
-      nickname: body.nickname?.trim(),
-      profileImageUrl: body.profileImageUrl,
-    });
+  @ApiOkResponse({ type: ProfileDto })
+  @ApiBadRequestResponse({
+    description:
+      'VALIDATION_FAILED: bad nickname or URL, a homeRegion no 시군구 has or several share',
+  })
+  async update(@CurrentUser() user: AuthUser, @Body() body: UpdateMeDto): Promise<ProfileDto> {
+    if (body.homeRegion !== undefined) await this.users.setHomeRegion(user.id, body.homeRegion);
+    const [profile, homeRegion] = await Promise.all([
+      this.accounts.updateProfile(user.id, {
+        nickname: body.nickname?.trim(),
+        profileImageUrl: body.profileImageUrl,
+      }),
+      this.users.homeRegion(user.id),
+    ]);
+    return { ...profile, homeRegion };
   }
 
   @Delete()

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { LocationsModule } from '../locations/locations.module';
 import { HistoryEntity } from './history.entity';
 import { HistoryService } from './history.service';
 import { UsersService } from './users.service';
@@ -10,7 +11,8 @@ import { UsersService } from './users.service';
  * is decided in src/app/app.module.ts.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([HistoryEntity])],
+  // RegionsService validates the profile's homeRegion (PATCH /users/me).
+  imports: [TypeOrmModule.forFeature([HistoryEntity]), LocationsModule],
   providers: [HistoryService, UsersService],
   exports: [HistoryService, UsersService],
 })

@@ -6,13 +6,16 @@ import { RoutingKey } from '../../core/messaging/topology';
 import { AccountsService } from '../auth/accounts.service';
 import { AuthSession } from '../auth/current-user.decorator';
 import { TokenService } from '../auth/token.service';
-import { MeDto } from './dto/users.dto';
+import { RegionsService } from '../locations/regions/regions.service';
+import { HomeRegionDto, MeDto } from './dto/users.dto';
 import { HistoryService } from './history.service';
+import { HomeRegionRepository } from './home-region.repository';
 
 /** The profile, its stats, and account deletion. */
 @Injectable()
 export class UsersService {
   private readonly logger = new Logger(UsersService.name);
+  private readonly homeRegions: HomeRegionRepository;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -20,14 +23,44 @@ export class UsersService {
     private readonly history: HistoryService,
     private readonly tokens: TokenService,
     private readonly publisher: TaskPublisher,
-  ) {}
+    private readonly regions: RegionsService,
+  ) {
+    this.homeRegions = new HomeRegionRepository(dataSource);
+  }
 
   async me(userId: string): Promise<MeDto> {
-    const [user, stats] = await Promise.all([
+    const [user, stats, homeRegion] = await Promise.all([
       this.accounts.get(userId),
       this.history.stats(userId),
+      this.homeRegion(userId),
     ]);
-    return { ...user, stats };
+    return { ...user, homeRegion, stats };
+  }
+
+  async homeRegion(userId: string): Promise<HomeRegionDto | null> {
+    const code = await this.homeRegions.get(userId);
+    const r = code ? this.regions.byCode(code) : undefined;
+    return r ? { code: r.code, sido: r.sido, sigungu: r.sigungu, name: r.name } : null;
+  }
+
+  /**
+   * Saves (or with null removes) the home region. A name no 시군구 has, or one several share
+   * ("중구"), is a 400 on the homeRegion field.
+   */
+  async setHomeRegion(userId: string, text: string | null): Promise<void> {
+    if (text === null) return this.homeRegions.set(userId, null);
+    let code: string;
+    try {
+      code = this.regions.fromText(text).code;
+    } catch (err) {
+      if (err instanceof ProblemException && err.status < 500) {
+        throw ProblemException.validation([
+          { field: 'homeRegion', message: err.extra.errors?.[0]?.message ?? err.detail },
+        ]);
+      }
+      throw err;
+    }
+    await this.homeRegions.set(userId, code);
   }
 
   /**

@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
  * search over a list of places, speaking the real wire format — x, y and distance as strings
  * (distance "" without x/y), `meta` with total_count / pageable_count / is_end / same_name, the
  * documented limits (radius 0–20000, page 1–45, size 1–15) and `{ errorType, message }` errors.
- * Tests can inject failures (any status with Kakao's error body, or a stall) and latency.
+ * Also coordinates → region (coord2regioncode) over a list of regions. Tests can inject failures
+ * (any status with Kakao's error body, or a stall) and latency.
  */
 export interface StandinPlace {
   id: string;
@@ -20,6 +21,24 @@ export interface StandinPlace {
   lat: number;
   lng: number;
   place_url?: string;
+}
+
+/**
+ * A district as coord2regioncode knows it: points within `radiusM` of (lat, lng) answer with its
+ * 법정동 (B) and 행정동 (H) documents. Points near no region answer with no documents (as Kakao
+ * does outside Korea).
+ */
+export interface StandinRegion {
+  lat: number;
+  lng: number;
+  radiusM: number;
+  sido: string;
+  sigungu: string;
+  legalDong: string;
+  adminDong: string;
+  /** 10-digit 법정동 and 행정동 codes; the first five digits are the 시군구. */
+  legalCode: string;
+  adminCode: string;
 }
 
 export interface RecordedRequest {
@@ -58,6 +77,7 @@ function haversine(lat1: number, lng1: number, lat2: number, lng2: number): numb
 export class KakaoLocalStandin {
   readonly requests: RecordedRequest[] = [];
   places: StandinPlace[] = [];
+  regions: StandinRegion[] = [];
   /** Added to every answer. */
   latencyMs = 0;
   private faults: Fault[] = [];
@@ -119,6 +139,10 @@ export class KakaoLocalStandin {
 
     if (req.headers.authorization !== `KakaoAK ${this.apiKey}`) {
       return error(401, 'AccessDeniedError', 'cannot find appkey');
+    }
+    if (url.pathname === '/v2/local/geo/coord2regioncode.json' && req.method === 'GET') {
+      const answer = coord2region(this.regions, query);
+      return send(answer.status, answer.body);
     }
     const isKeyword = url.pathname === '/v2/local/search/keyword.json';
     const isCategory = url.pathname === '/v2/local/search/category.json';
@@ -188,6 +212,43 @@ export class KakaoLocalStandin {
       documents,
     });
   }
+}
+
+/** coord2regioncode: x/y required (numbers); documents B then H, with x/y as numbers. */
+function coord2region(
+  regions: StandinRegion[],
+  query: Record<string, string>,
+): { status: number; body: unknown } {
+  const fail = (status: number, errorType: string, message: string) => ({
+    status,
+    body: { errorType, message },
+  });
+  if (query.x === undefined || query.y === undefined) {
+    return fail(400, 'MissingParameter', 'x, y parameter required');
+  }
+  const x = Number(query.x);
+  const y = Number(query.y);
+  if (!Number.isFinite(x) || !Number.isFinite(y)) {
+    return fail(400, 'InvalidArgument', 'x, y must be numbers');
+  }
+  const region = regions.find((r) => haversine(y, x, r.lat, r.lng) <= r.radiusM);
+  const documents = region
+    ? (['B', 'H'] as const).map((type) => {
+        const dong = type === 'B' ? region.legalDong : region.adminDong;
+        return {
+          region_type: type,
+          address_name: `${region.sido} ${region.sigungu} ${dong}`,
+          region_1depth_name: region.sido,
+          region_2depth_name: region.sigungu,
+          region_3depth_name: dong,
+          region_4depth_name: '',
+          code: type === 'B' ? region.legalCode : region.adminCode,
+          x: region.lng,
+          y: region.lat,
+        };
+      })
+    : [];
+  return { status: 200, body: { meta: { total_count: documents.length }, documents } };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,4 +1,5 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { applyDecorators } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional, ApiPropertyOptions } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -19,12 +20,23 @@ import { LOCATION_TYPES, LocationType, MAX_LIMIT, MAX_RADIUS_M } from '../locati
  * Query strings are strings: convert to a number, but "" (and " ") to NaN rather than the 0 that
  * `@Type(() => Number)` would give, so an empty lat is rejected instead of meaning the equator.
  */
-const ToNumber = () =>
+export const ToNumber = () =>
   Transform(({ obj, key }: { obj: Record<string, unknown>; key: string }) => {
     const raw = obj[key];
     if (typeof raw === 'string') return raw.trim() === '' ? NaN : Number(raw);
     return raw;
   });
+
+/** An optional latitude (limit 90) or longitude (180) query parameter; "" is rejected. */
+export const OptionalCoordinate = (limit: 90 | 180, doc: ApiPropertyOptions = {}) =>
+  applyDecorators(
+    ApiPropertyOptional({ minimum: -limit, maximum: limit, ...doc }),
+    IsOptional(),
+    ToNumber(),
+    IsNumber({ allowNaN: false, allowInfinity: false }),
+    Min(-limit),
+    Max(limit),
+  );
 
 /** `types=battery,clothing` and `types=battery&types=clothing` both give ['battery','clothing']. */
 const CommaList = () =>
@@ -88,20 +100,10 @@ export class SearchQueryDto {
   @MaxLength(100)
   q!: string;
 
-  @ApiPropertyOptional({ minimum: -90, maximum: 90, description: 'with lng: nearest first' })
-  @IsOptional()
-  @ToNumber()
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(-90)
-  @Max(90)
+  @OptionalCoordinate(90, { description: 'with lng: nearest first' })
   lat?: number;
 
-  @ApiPropertyOptional({ minimum: -180, maximum: 180 })
-  @IsOptional()
-  @ToNumber()
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(-180)
-  @Max(180)
+  @OptionalCoordinate(180)
   lng?: number;
 
   @ApiPropertyOptional({

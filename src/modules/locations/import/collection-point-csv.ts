@@ -1,10 +1,17 @@
 import { createHash } from 'node:crypto';
-import { parse } from 'csv-parse/sync';
-import * as iconv from 'iconv-lite';
+import {
+  CsvEncoding,
+  CsvFormatError,
+  SkippedRow,
+  cleanCell as clean,
+  mapHeader,
+  readCsv,
+} from '../../../core/csv/public-data-csv';
 import type { CollectionPointInput } from '../collection-points.repository';
 import { LocationType, typesFromCell } from '../location.types';
 
-export type CsvEncoding = 'auto' | 'utf8' | 'cp949';
+export { CsvFormatError, detectEncoding } from '../../../core/csv/public-data-csv';
+export type { CsvEncoding, SkippedRow } from '../../../core/csv/public-data-csv';
 
 export interface CsvImportOptions {
   encoding?: CsvEncoding;
@@ -14,23 +21,12 @@ export interface CsvImportOptions {
   defaultTypes?: LocationType[];
 }
 
-export interface SkippedRow {
-  /** Line number in the file (the header is line 1). */
-  row: number;
-  reason: string;
-}
-
 export interface ParsedCsv {
   encoding: 'utf8' | 'cp949';
   /** Data records read (header excluded). */
   total: number;
   rows: (CollectionPointInput & { row: number })[];
   skipped: SkippedRow[];
-}
-
-/** The file cannot be imported at all (no header, a required column missing, not CSV). */
-export class CsvFormatError extends Error {
-  override name = 'CsvFormatError';
 }
 
 type Field = 'name' | 'road' | 'jibun' | 'lat' | 'lng' | 'type' | 'hours' | 'phone' | 'id';
@@ -75,45 +71,6 @@ const HEADERS: Record<Field, string[]> = {
   id: ['관리번호', '고유번호', '시설번호', 'id', 'sourceid'],
 };
 
-const normaliseHeader = (h: string) =>
-  h
-    .replace(/^\uFEFF/, '')
-    .replace(/\(.*?\)/g, '')
-    .replace(/[\s_-]+/g, '')
-    .toLowerCase();
-
-function mapHeader(header: string[]): Partial<Record<Field, number>> {
-  const found: Partial<Record<Field, number>> = {};
-  header.forEach((raw, index) => {
-    const h = normaliseHeader(raw);
-    for (const field of Object.keys(HEADERS) as Field[]) {
-      if (found[field] === undefined && HEADERS[field].includes(h)) {
-        found[field] = index;
-        return;
-      }
-    }
-  });
-  return found;
-}
-
-/** UTF-8 (with or without BOM) when the bytes are valid UTF-8, CP949 otherwise. */
-export function detectEncoding(bytes: Buffer): 'utf8' | 'cp949' {
-  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return 'utf8';
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    return 'utf8';
-  } catch {
-    return 'cp949';
-  }
-}
-
-function decode(bytes: Buffer, encoding: CsvEncoding): { text: string; used: 'utf8' | 'cp949' } {
-  const used = encoding === 'auto' ? detectEncoding(bytes) : encoding;
-  const text = used === 'utf8' ? bytes.toString('utf8') : iconv.decode(bytes, 'cp949');
-  return { text: text.replace(/^\uFEFF/, ''), used };
-}
-
-const clean = (v: string | undefined) => (v ?? '').replace(/\s+/g, ' ').trim();
 const orNull = (v: string) => (v === '' ? null : v);
 
 function parseCoordinate(v: string): number {
@@ -132,21 +89,8 @@ export function deriveSourceId(managementNo: string, name: string, address: stri
  * upsert, and lists every row it will not import with its line number and the reason.
  */
 export function parseCollectionPointsCsv(bytes: Buffer, options: CsvImportOptions = {}): ParsedCsv {
-  const { text, used } = decode(bytes, options.encoding ?? 'auto');
-  let records: { record: string[]; info: { lines: number } }[];
-  try {
-    records = parse(text, {
-      info: true,
-      skip_empty_lines: true,
-      relax_column_count: true,
-      relax_quotes: true,
-    }) as { record: string[]; info: { lines: number } }[];
-  } catch (err) {
-    throw new CsvFormatError(`not a readable CSV file: ${(err as Error).message}`);
-  }
-  if (!records.length) throw new CsvFormatError('the file is empty');
-  const header = records[0].record;
-  const col = mapHeader(header);
+  const { encoding: used, header, records } = readCsv(bytes, options.encoding ?? 'auto');
+  const col = mapHeader(header, HEADERS);
   const missing: string[] = [];
   if (col.name === undefined) missing.push('name (시설명/명칭)');
   if (col.lat === undefined) missing.push('latitude (위도)');
@@ -161,10 +105,9 @@ export function parseCollectionPointsCsv(bytes: Buffer, options: CsvImportOption
     );
   }
 
-  const result: ParsedCsv = { encoding: used, total: records.length - 1, rows: [], skipped: [] };
+  const result: ParsedCsv = { encoding: used, total: records.length, rows: [], skipped: [] };
   const seen = new Map<string, number>();
-  for (const { record, info } of records.slice(1)) {
-    const row = info.lines;
+  for (const { record, line: row } of records) {
     const skip = (reason: string) => result.skipped.push({ row, reason });
     if (record.length !== header.length) {
       skip(`expected ${header.length} columns, found ${record.length}`);

@@ -29,7 +29,23 @@ export class StatsDto {
   streakDays!: number;
 }
 
-export class MeDto extends UserDto {
+export class HomeRegionDto {
+  @ApiProperty({ example: '11440', description: '5-digit 시군구 code' }) code!: string;
+  @ApiProperty({ example: '서울특별시' }) sido!: string;
+  @ApiProperty({ example: '마포구' }) sigungu!: string;
+  @ApiProperty({ example: '서울특별시 마포구' }) name!: string;
+}
+
+export class ProfileDto extends UserDto {
+  @ApiPropertyOptional({
+    type: HomeRegionDto,
+    nullable: true,
+    description: 'Used for disposal days when a request carries no coordinates (docs/schedules.md)',
+  })
+  homeRegion!: HomeRegionDto | null;
+}
+
+export class MeDto extends ProfileDto {
   @ApiProperty({ type: StatsDto })
   stats!: StatsDto;
 }
@@ -49,6 +65,20 @@ export class UpdateMeDto {
   @IsUrl({ protocols: ['https'], require_protocol: true })
   @MaxLength(2048)
   profileImageUrl?: string | null;
+
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    example: '서울 마포구',
+    description:
+      '"서울특별시 마포구", "마포구", "수원시 장안구" or a 5-digit 시군구 code; null to remove',
+  })
+  @IsOptional()
+  @ValidateIf((_o, v) => v !== null)
+  @IsString()
+  @MaxLength(40)
+  @Matches(/^[\p{L}\p{N} ]+$/u, { message: 'homeRegion must be letters, digits and spaces' })
+  homeRegion?: string | null;
 }
 
 export class HistoryQueryDto {
