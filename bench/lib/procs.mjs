@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 const TICK = 100; // USER_HZ on Linux
 const PAGE_KB = 4;
 
-/** /proc/<pid>/stat: { ppid, pgrp, cpuS (utime + stime), rssMb, comm } or undefined. */
+/** /proc/<pid>/stat: { ppid, pgrp, cpuS (utime + stime), sysS (stime), rssMb, comm } or undefined. */
 export async function stat(pid) {
   try {
     const s = await readFile(`/proc/${pid}/stat`, 'utf8');
@@ -19,6 +19,7 @@ export async function stat(pid) {
       ppid: Number(f[1]),
       pgrp: Number(f[2]),
       cpuS: (Number(f[11]) + Number(f[12])) / TICK,
+      sysS: Number(f[12]) / TICK,
       rssMb: (Number(f[21]) * PAGE_KB) / 1024,
     };
   } catch {

@@ -1,4 +1,14 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Header,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  UseGuards,
+} from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
@@ -40,8 +50,10 @@ export class RecyclingController {
   @Get('categories')
   @ApiOperation({ summary: 'Every disposal category with its bin, ordered steps and cautions' })
   @ApiOkResponse({ type: [CategoryDto] })
-  categories(@Query() query: LocaleQueryDto): CategoryDto[] {
-    return this.recycling.listCategoryViews(query.locale);
+  @Header('Content-Type', 'application/json; charset=utf-8')
+  categories(@Query() query: LocaleQueryDto): string {
+    // The same answer every time: serialized once (RecyclingService.categoriesJson).
+    return this.recycling.categoriesJson(query.locale);
   }
 
   @Get('categories/:id')

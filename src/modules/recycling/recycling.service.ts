@@ -89,6 +89,22 @@ export class RecyclingService {
     return this.kb.categories.map((c) => this.getCategoryView(c.id, locale) as CategoryView);
   }
 
+  private readonly categoriesJsonByLocale = new Map<Locale, string>();
+
+  /**
+   * `listCategoryViews` as the JSON the API sends, built once per locale: the knowledge base does
+   * not change while the process runs, and rebuilding and serializing every view (each scans
+   * the items for its examples) was most of the endpoint's cost (docs/benchmarks.md).
+   */
+  categoriesJson(locale: Locale = 'ko'): string {
+    let json = this.categoriesJsonByLocale.get(locale);
+    if (json === undefined) {
+      json = JSON.stringify(this.listCategoryViews(locale));
+      this.categoriesJsonByLocale.set(locale, json);
+    }
+    return json;
+  }
+
   /** The raw record (both languages, bin terms, sources) for coaching and tests. */
   categoryRecord(id: string): CategoryRecord | undefined {
     return this.categories.get(id);

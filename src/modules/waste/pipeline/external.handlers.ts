@@ -16,7 +16,7 @@ import { ScheduleService } from '../../recycling/schedules/schedule.service';
 import { LocationType } from '../../recycling/recycling.types';
 import { ClassifiedItem } from '../jobs/job.types';
 import { JobsService } from '../jobs/jobs.service';
-import { VISION_PROVIDER, VisionProvider } from '../vision/vision.provider';
+import { VISION_PROVIDER, VisionProvider } from '../vision/vision.driver';
 import { failDeadLettered } from './job-failure';
 import { PipelineRelay } from './pipeline-relay';
 import { ResultBuilder } from './result-builder';
@@ -59,7 +59,22 @@ export class ExternalPipelineHandlers implements TaskFailureListener {
     let items: ClassifiedItem[];
     let visionMs: number | null = null;
     try {
-      if (this.vision.name === 'none') {
+      const image = await this.storage.get(
+        visionKey(job.userId, job.id),
+        this.config.MAX_UPLOAD_BYTES,
+      );
+      if (!image)
+        throw new PermanentTaskError('UPLOAD_MISSING', 'the preprocessed image is missing');
+      const meta = await sharp(image).metadata();
+      const detections = await this.vision
+        .classify(image, meta.width ?? 0, meta.height ?? 0)
+        .catch((err: unknown) => {
+          // VISION_PROVIDER=none: its driver has no model, and says so.
+          if (err instanceof PermanentTaskError && err.code === 'VISION_NOT_CONFIGURED')
+            return null;
+          throw err;
+        });
+      if (detections === null) {
         const fromHint = this.results.fromHint(job.hint);
         if (!fromHint) {
           throw new PermanentTaskError(
@@ -69,14 +84,6 @@ export class ExternalPipelineHandlers implements TaskFailureListener {
         }
         items = [fromHint];
       } else {
-        const image = await this.storage.get(
-          visionKey(job.userId, job.id),
-          this.config.MAX_UPLOAD_BYTES,
-        );
-        if (!image)
-          throw new PermanentTaskError('UPLOAD_MISSING', 'the preprocessed image is missing');
-        const meta = await sharp(image).metadata();
-        const detections = await this.vision.classify(image, meta.width ?? 0, meta.height ?? 0);
         visionMs = Date.now() - started;
         items = this.results.map(this.vision.model, detections);
         // Nothing recognisable, but the user told us what it is.
