@@ -304,6 +304,7 @@ export class JobsService {
       coaching: null,
       cache: { hit: false, kind: null, source: null },
       nearby: null,
+      schedule: null,
       timings: { totalMs: null, visionMs: null, coachingMs: null },
     };
   }
