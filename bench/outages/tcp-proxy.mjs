@@ -13,6 +13,8 @@ export class TcpProxy {
 
   async start() {
     const server = createServer((client) => {
+      // Accepted from the backlog after cut(): refused like the rest.
+      if (this.server !== server) return void client.destroy();
       const upstream = connect(this.port, this.host);
       for (const s of [client, upstream]) {
         this.sockets.add(s);
