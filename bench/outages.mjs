@@ -143,7 +143,14 @@ async function scenario(ctx, s) {
       `SELECT count(*)::int AS n FROM waste.jobs j JOIN users.history h ON h.job_id = j.id
         WHERE h.status <> j.status`,
     );
+    // How long after it was queued a job nobody could start ended (q.fast's TTL is 60 s).
+    const { rows: expired } = await db.query(
+      `SELECT EXTRACT(EPOCH FROM (finished_at - queued_at)) * 1000 AS ms FROM waste.jobs
+        WHERE error_code = 'BACKLOG_EXPIRED' AND created_at >= $1`,
+      [since],
+    );
     Object.assign(r, {
+      backlogExpiredAfterQueuedMs: dist(expired.map((e) => Number(e.ms))),
       submitted: v.submitted,
       accepted: v.accepted,
       notAccepted: v.notAccepted,
@@ -188,6 +195,7 @@ function markdown(run) {
       'duplicated',
       'history ≠ job',
       'accepted during outage → ended in',
+      'BACKLOG_EXPIRED after queued',
     ],
   ];
   for (const r of run.results) {
@@ -204,6 +212,9 @@ function markdown(run) {
       r.historyDisagrees,
       r.endAfterAcceptDuringOutageMs?.n
         ? `n=${r.endAfterAcceptDuringOutageMs.n}: p50 ${r.endAfterAcceptDuringOutageMs.p50} / max ${r.endAfterAcceptDuringOutageMs.max} ms`
+        : '–',
+      r.backlogExpiredAfterQueuedMs?.n
+        ? `p50 ${r.backlogExpiredAfterQueuedMs.p50} / max ${r.backlogExpiredAfterQueuedMs.max} ms`
         : '–',
     ]);
   }
