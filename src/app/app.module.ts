@@ -29,8 +29,10 @@ import { SampleScheduleLoader } from '../modules/recycling/schedules/sample-sche
 import { ScheduleController } from '../modules/recycling/schedules/schedule.controller';
 import { UsersController } from '../modules/users/users.controller';
 import { UsersModule } from '../modules/users/users.module';
+import { CorrectionsAdminController } from '../modules/waste/corrections-admin.controller';
 import { JobEventsHub } from '../modules/waste/jobs/job-events';
 import { WasteBulkHandlers } from '../modules/waste/pipeline/bulk.handlers';
+import { PipelineExpiryHandler } from '../modules/waste/pipeline/expiry.handler';
 import { ExternalPipelineHandlers } from '../modules/waste/pipeline/external.handlers';
 import { FastPipelineHandlers } from '../modules/waste/pipeline/fast.handlers';
 import { UploadsController } from '../modules/waste/uploads.controller';
@@ -76,7 +78,10 @@ const API_PARTS: Record<ApiModuleName, Parts> = {
   waste: { controllers: [WasteController, UploadsController], providers: [JobEventsHub] },
   recycling: { controllers: [RecyclingController, ScheduleController] },
   locations: { controllers: [LocationsController] },
-  admin: { controllers: [DlqController, DailyStatsController], providers: [AdminGuard] },
+  admin: {
+    controllers: [DlqController, DailyStatsController, CorrectionsAdminController],
+    providers: [AdminGuard],
+  },
 };
 
 /** What each worker capability runs: the task handlers of its queues, or the clock. */
@@ -100,6 +105,9 @@ export function roleParts(config: AppConfig): Required<Parts> {
       if (config.API_MODULES.includes(name)) chosen.push(API_PARTS[name]);
     }
   }
+  // Expired pipeline messages fail their jobs in every role with a database, so whichever role
+  // is down, the others still do it (docs/messaging.md → Expired messages).
+  if (role !== 'beat') chosen.push({ providers: [PipelineExpiryHandler] });
   for (const worker of ['fast', 'external', 'bulk', 'beat'] as const) {
     if (runsWorker(role, worker)) chosen.push(WORKER_PARTS[worker]);
   }

@@ -6,7 +6,7 @@ import { Metrics } from '../../src/core/observability/metrics';
 import { RedisModule } from '../../src/core/redis/redis.module';
 import { RedisService } from '../../src/core/redis/redis.service';
 import { CoachingService } from '../../src/modules/recycling/coaching.service';
-import { LlmCoachClient } from '../../src/modules/recycling/coaching/llm-coach.client';
+import { createLlmCoach } from '../../src/modules/recycling/coaching/llm-coach.factory';
 import { RecyclingModule } from '../../src/modules/recycling/recycling.module';
 import { RecyclingService } from '../../src/modules/recycling/recycling.service';
 import { testConfig } from '../support/app';
@@ -324,7 +324,7 @@ describe('coaching (LLM grounded on the rules, with rule-text fallback)', () => 
     const config = loadConfig({ ...iso.env, LLM_PROVIDER: 'none' });
     const rulesOnly = new CoachingService(
       recycling,
-      new LlmCoachClient(config),
+      createLlmCoach(config),
       redis,
       metrics,
       config,

@@ -11,7 +11,7 @@ import {
   redirectsOf,
   ruleMessage,
 } from './coaching/coaching-rules';
-import { LlmCoachClient, LlmCoachError } from './coaching/llm-coach.client';
+import { LLM_COACH, LlmCoachDriver, LlmCoachError } from './coaching/llm-coach.driver';
 import { CategoryRecord } from './knowledge/knowledge-base.schema';
 import { RecyclingService } from './recycling.service';
 import { Locale } from './recycling.types';
@@ -73,7 +73,7 @@ export class CoachingService {
 
   constructor(
     private readonly recycling: RecyclingService,
-    private readonly llm: LlmCoachClient,
+    @Inject(LLM_COACH) private readonly llm: LlmCoachDriver,
     private readonly redis: RedisService,
     metrics: Metrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -103,7 +103,6 @@ export class CoachingService {
       return this.rules(nothingRecognisedMessage(locale, fromHint, input.hint?.trim()), 'no_items');
     }
     const fallback = ruleMessage(items, locale);
-    if (!this.llm.enabled) return this.rules(fallback, 'disabled');
 
     const key = this.cacheKey(items, locale);
     const cached = await this.readCache(key);

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../../core/config/app-config';
 import { CoachingService } from './coaching.service';
-import { LlmCoachClient } from './coaching/llm-coach.client';
+import { llmCoachProvider } from './coaching/llm-coach.factory';
 import { loadKnowledgeBase } from './knowledge/knowledge-base.loader';
 import { KNOWLEDGE_BASE, RecyclingService } from './recycling.service';
 import { LocationsModule } from '../locations/locations.module';
@@ -27,7 +27,7 @@ import { ScheduleService } from './schedules/schedule.service';
         }),
     },
     RecyclingService,
-    LlmCoachClient,
+    llmCoachProvider,
     CoachingService,
     ScheduleService,
   ],

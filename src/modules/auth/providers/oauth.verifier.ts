@@ -3,9 +3,9 @@ import { ProblemException } from '../../../core/http/problem';
 import { ProviderProfile } from '../accounts.service';
 import { OAuthLoginDto } from '../dto/auth-requests.dto';
 import { OAuthProvider } from '../entities/identity.entity';
-import { GoogleProvider } from './google.provider';
-import { KakaoProvider } from './kakao.provider';
-import { NaverProvider } from './naver.provider';
+import { GoogleProvider } from './google-login.client';
+import { KakaoProvider } from './kakao-login.client';
+import { NaverProvider } from './naver-login.client';
 
 /** Checks that the body holds exactly one credential form the provider accepts, then verifies it. */
 @Injectable()

@@ -4,6 +4,7 @@ import { Counter, Histogram } from 'prom-client';
 import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
 import { Metrics } from '../../../core/observability/metrics';
 import { RedisService } from '../../../core/redis/redis.service';
+import { HttpCallError, HttpClient } from '../../../core/http-client/http-client';
 
 /** One document of Kakao Local's keyword search, with x/y/distance parsed from their strings. */
 export interface KakaoPlace {
@@ -18,7 +19,7 @@ export interface KakaoPlace {
   distanceM: number | null;
 }
 
-/** Wire format (CONTRACTS.md → Kakao Local): x, y and distance are strings. */
+/** Wire format (docs/locations.md → Kakao Local): x, y and distance are strings. */
 interface KakaoDocument {
   id: string;
   place_name: string;
@@ -77,6 +78,35 @@ class KakaoFailure extends Error {
   }
 }
 
+/** An HTTP failure as the outcome label of locations_kakao_requests_total. */
+function kakaoFailure(err: HttpCallError): KakaoFailure {
+  if (err.kind === 'timeout') return new KakaoFailure('timeout', err.message);
+  if (err.kind === 'network') return new KakaoFailure('network_error', err.message);
+  if (err.kind === 'bad_json') return new KakaoFailure('bad_response', 'body is not JSON');
+  let detail = (err.body ?? '').slice(0, 200);
+  try {
+    const e = JSON.parse(err.body ?? '') as { errorType?: string; message?: string };
+    if (e.errorType) detail = `${e.errorType}: ${e.message ?? ''}`;
+  } catch {
+    /* not JSON: keep the raw text */
+  }
+  const status = err.status!;
+  const outcome: KakaoOutcome =
+    status === 429
+      ? 'throttled'
+      : status === 401 || status === 403
+        ? 'unauthorized'
+        : status >= 500
+          ? 'server_error'
+          : 'bad_request';
+  const retryAfterS = err.retryAfterMs ? Math.ceil(err.retryAfterMs / 1000) : 0;
+  return new KakaoFailure(
+    outcome,
+    `HTTP ${status} ${detail}`,
+    retryAfterS > 0 ? Math.min(retryAfterS, 3600) : undefined,
+  );
+}
+
 /**
  * Kakao Local keyword search, cached in Redis for a day. Never throws: on any failure (down,
  * 429, 401/403, timeout, garbage) it logs, counts `locations_kakao_requests_total{outcome}` and
@@ -91,11 +121,18 @@ export class KakaoLocalClient {
   private readonly regionRequests: Counter<'outcome'>;
   private readonly regionLatency: Histogram<'outcome'>;
 
+  private readonly http: HttpClient;
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly redis: RedisService,
     metrics: Metrics,
   ) {
+    this.http = new HttpClient({
+      service: 'kakao_local',
+      name: 'Kakao Local',
+      timeoutMs: config.THIRD_PARTY_TIMEOUT_MS,
+    });
     this.requests = metrics.counter(
       'locations_kakao_requests_total',
       'Kakao Local keyword searches by outcome (ok, cache_hit, throttled, unauthorized, timeout, ...)',
@@ -239,54 +276,13 @@ export class KakaoLocalClient {
   /** GET and parse JSON; throws KakaoFailure classified by outcome. */
   private async get(path: string, params: URLSearchParams): Promise<unknown> {
     const url = `${this.config.KAKAO_LOCAL_URL.replace(/\/$/, '')}${path}?${params}`;
-    let res: Response;
     try {
-      res = await fetch(url, {
+      const res = await this.http.request(url, {
         headers: { Authorization: `KakaoAK ${this.config.KAKAO_REST_API_KEY}` },
-        signal: AbortSignal.timeout(this.config.THIRD_PARTY_TIMEOUT_MS),
       });
+      return res.json();
     } catch (err) {
-      const name = (err as Error).name;
-      if (name === 'TimeoutError' || name === 'AbortError') {
-        throw new KakaoFailure(
-          'timeout',
-          `no answer within ${this.config.THIRD_PARTY_TIMEOUT_MS} ms`,
-        );
-      }
-      throw new KakaoFailure('network_error', (err as Error).message);
-    }
-    if (!res.ok) {
-      const body = await res.text().catch(() => '');
-      let detail = body.slice(0, 200);
-      try {
-        const e = JSON.parse(body) as { errorType?: string; message?: string };
-        if (e.errorType) detail = `${e.errorType}: ${e.message ?? ''}`;
-      } catch {
-        /* not JSON: keep the raw text */
-      }
-      const outcome: KakaoOutcome =
-        res.status === 429
-          ? 'throttled'
-          : res.status === 401 || res.status === 403
-            ? 'unauthorized'
-            : res.status >= 500
-              ? 'server_error'
-              : 'bad_request';
-      const retryAfter = Number(res.headers.get('retry-after'));
-      throw new KakaoFailure(
-        outcome,
-        `HTTP ${res.status} ${detail}`,
-        Number.isInteger(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, 3600) : undefined,
-      );
-    }
-    try {
-      return await res.json();
-    } catch (err) {
-      const name = (err as Error).name;
-      if (name === 'TimeoutError' || name === 'AbortError') {
-        throw new KakaoFailure('timeout', 'body not received in time');
-      }
-      throw new KakaoFailure('bad_response', 'body is not JSON');
+      throw err instanceof HttpCallError ? kakaoFailure(err) : err;
     }
   }
 }

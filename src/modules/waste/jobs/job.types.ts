@@ -1,4 +1,5 @@
 import type { CategoryGuidance } from '../../recycling/recycling.types';
+import type { ScheduleAnswer } from '../../recycling/schedules/schedule.service';
 
 export type JobStatus =
   'awaiting_upload' | 'queued' | 'processing' | 'completed' | 'failed' | 'expired';
@@ -44,9 +45,11 @@ export interface JobResult {
     hit: boolean;
     kind: 'exact' | 'similar' | null;
     /** For a hit: where the cached answer came from (docs/pipeline.md → Corrections). */
-    source?: 'vision' | 'consensus' | null;
+    source?: 'vision' | 'consensus' | 'operator' | null;
   };
   nearby: unknown[] | null;
+  /** District disposal days for the items' kinds (docs/schedules.md); null without a region. */
+  schedule?: ScheduleAnswer | null;
   timings: { totalMs: number | null; visionMs: number | null; coachingMs: number | null };
 }
 

@@ -1,5 +1,6 @@
 import { PermanentTaskError, RetryableTaskError } from '../../../core/messaging/task.errors';
-import { VisionDetection, VisionProvider, retryAfterMs } from './vision.provider';
+import { HttpCallError, HttpClient } from '../../../core/http-client/http-client';
+import { VisionDetection, VisionProvider } from './vision.driver';
 
 interface RoboflowDetection {
   x: number;
@@ -35,14 +36,22 @@ export interface RoboflowOptions {
 const NO_RETRY = new Set([400, 401, 402, 403, 404]);
 
 /**
- * Roboflow hosted inference (CONTRACTS.md): POST {url}/{project}/{version}?api_key=…, the image as
+ * Roboflow hosted inference (docs/pipeline.md → Vision): POST {url}/{project}/{version}?api_key=…, the image as
  * plain base64, form content type. Handles detection, single-label and multi-label
  * classification answers; missing optional fields are tolerated.
  */
 export class RoboflowClient implements VisionProvider {
   readonly name = 'roboflow' as const;
 
-  constructor(private readonly opts: RoboflowOptions) {}
+  private readonly http: HttpClient;
+
+  constructor(private readonly opts: RoboflowOptions) {
+    this.http = new HttpClient({
+      service: 'roboflow',
+      name: 'Roboflow',
+      timeoutMs: opts.timeoutMs,
+    });
+  }
 
   get model(): string {
     return this.opts.model;
@@ -53,57 +62,41 @@ export class RoboflowClient implements VisionProvider {
     url.searchParams.set('api_key', this.opts.apiKey);
     url.searchParams.set('confidence', String(this.opts.confidence ?? 40));
     url.searchParams.set('overlap', String(this.opts.overlap ?? 30));
-    let res: Response;
     try {
-      res = await fetch(url, {
+      const res = await this.http.request(url, {
         method: 'POST',
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
         body: image.toString('base64'),
-        signal: AbortSignal.timeout(this.opts.timeoutMs),
       });
+      return parseRoboflow(res.json<RoboflowResponse>(), width, height);
     } catch (err) {
-      const timeout =
-        (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError';
-      throw new RetryableTaskError(
-        timeout ? 'TIMEOUT' : 'VISION_UNAVAILABLE',
-        timeout
-          ? `Roboflow did not answer within ${this.opts.timeoutMs} ms`
-          : `Roboflow unreachable: ${(err as Error).message}`,
-      );
+      throw err instanceof HttpCallError ? taskError(err) : err;
     }
-    const text = await res.text();
-    if (!res.ok) {
-      let message = text.slice(0, 200);
-      try {
-        message = String((JSON.parse(text) as { message?: string }).message ?? message);
-      } catch {
-        /* not JSON */
-      }
-      if (res.status === 400)
-        throw new PermanentTaskError('INVALID_IMAGE', `Roboflow refused the image: ${message}`);
-      if (NO_RETRY.has(res.status)) {
-        throw new PermanentTaskError(
-          'VISION_UNAVAILABLE',
-          `Roboflow answered ${res.status}: ${message}`,
-        );
-      }
-      throw new RetryableTaskError(
-        'VISION_UNAVAILABLE',
-        `Roboflow answered ${res.status}: ${message}`,
-        retryAfterMs(res.headers),
-      );
-    }
-    let body: RoboflowResponse;
-    try {
-      body = JSON.parse(text) as RoboflowResponse;
-    } catch {
-      throw new RetryableTaskError(
-        'VISION_UNAVAILABLE',
-        'Roboflow answered with something that is not JSON',
-      );
-    }
-    return parseRoboflow(body, width, height);
   }
+}
+
+/** Roboflow's failures as task errors: what a retry can fix, and what it cannot. */
+function taskError(err: HttpCallError): Error {
+  if (err.kind === 'timeout') return new RetryableTaskError('TIMEOUT', err.message);
+  if (err.kind !== 'status') return new RetryableTaskError('VISION_UNAVAILABLE', err.message);
+  let message = (err.body ?? '').slice(0, 200);
+  try {
+    message = String((JSON.parse(err.body ?? '') as { message?: string }).message ?? message);
+  } catch {
+    /* not JSON */
+  }
+  const status = err.status!;
+  if (status === 400) {
+    return new PermanentTaskError('INVALID_IMAGE', `Roboflow refused the image: ${message}`);
+  }
+  if (NO_RETRY.has(status)) {
+    return new PermanentTaskError('VISION_UNAVAILABLE', `Roboflow answered ${status}: ${message}`);
+  }
+  return new RetryableTaskError(
+    'VISION_UNAVAILABLE',
+    `Roboflow answered ${status}: ${message}`,
+    err.retryAfterMs,
+  );
 }
 
 export function parseRoboflow(

@@ -2,9 +2,9 @@ import { PermanentTaskError } from '../../../core/messaging/task.errors';
 import { Provider } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
 import { RecyclingService } from '../../recycling/recycling.service';
-import { OpenAiVisionProvider } from './openai-vision.provider';
+import { OpenAiVisionProvider } from './openai-vision.client';
 import { RoboflowClient } from './roboflow.client';
-import { VISION_PROVIDER, VisionProvider } from './vision.provider';
+import { VISION_PROVIDER, VisionProvider } from './vision.driver';
 
 /** VISION_PROVIDER=none: no model. The pipeline uses the user's hint, or fails VISION_NOT_CONFIGURED. */
 export class NoVisionProvider implements VisionProvider {

@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
+import { HttpClient, retryAfterMs } from '../../../core/http-client/http-client';
 import { PermanentTaskError, RetryableTaskError } from '../../../core/messaging/task.errors';
-import { VisionDetection, VisionProvider } from './vision.provider';
+import { VisionDetection, VisionProvider } from './vision.driver';
 
 export interface OpenAiVisionOptions {
   baseURL: string;
@@ -35,6 +36,7 @@ export class OpenAiVisionProvider implements VisionProvider {
       apiKey: opts.apiKey,
       timeout: opts.timeoutMs,
       maxRetries: 0,
+      fetch: new HttpClient({ service: 'openai_vision', timeoutMs: opts.timeoutMs }).fetch,
     });
   }
 
@@ -155,10 +157,11 @@ export function classifyOpenAiError(err: unknown): Error {
   if (err instanceof OpenAI.APIError) {
     const code = (err.error as { code?: string } | undefined)?.code ?? err.code;
     if (err.status === 429 && code !== 'insufficient_quota') {
-      const h = err.headers;
-      const ms =
-        Number(h?.get?.('retry-after-ms')) || Number(h?.get?.('retry-after')) * 1000 || undefined;
-      return new RetryableTaskError('VISION_UNAVAILABLE', 'the vision model is rate limited', ms);
+      return new RetryableTaskError(
+        'VISION_UNAVAILABLE',
+        'the vision model is rate limited',
+        retryAfterMs(err.headers),
+      );
     }
     if (err.status && err.status >= 500)
       return new RetryableTaskError('VISION_UNAVAILABLE', `vision model error ${err.status}`);

@@ -1,4 +1,3 @@
-import { Inject, Injectable } from '@nestjs/common';
 import OpenAI, {
   APIConnectionError,
   APIConnectionTimeoutError,
@@ -6,52 +5,28 @@ import OpenAI, {
   APIUserAbortError,
   RateLimitError,
 } from 'openai';
-import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
+import { AppConfig } from '../../../core/config/app-config';
+import { HttpClient } from '../../../core/http-client/http-client';
 import { LlmCoachAnswer } from './coaching-check';
-
-export type LlmFailure =
-  'refusal' | 'rate_limited' | 'timeout' | 'unavailable' | 'invalid' | 'error';
-
-/** Why the LLM gave no usable answer; the coaching service falls back to rule text. */
-export class LlmCoachError extends Error {
-  constructor(
-    readonly reason: LlmFailure,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'LlmCoachError';
-  }
-}
-
-export interface LlmCoachRequest {
-  system: string;
-  user: string;
-  /** The bins the answer may name: the JSON schema's enum for `bins`. */
-  bins: string[];
-}
+import { LlmCoachDriver, LlmCoachError, LlmCoachRequest } from './llm-coach.driver';
 
 /**
  * Chat Completions with a strict JSON schema, through the official client pointed at any
  * OpenAI-compatible base URL (OpenAI, Ollama, vLLM). The whole call, retries included, is bounded
  * by LLM_TIMEOUT_MS.
  */
-@Injectable()
-export class LlmCoachClient {
-  private readonly client?: OpenAI;
+export class OpenAiCoachClient implements LlmCoachDriver {
+  readonly name = 'openai' as const;
+  private readonly client: OpenAI;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    if (config.LLM_PROVIDER === 'openai') {
-      this.client = new OpenAI({
-        apiKey: config.OPENAI_API_KEY ?? 'not-needed-for-local-servers',
-        baseURL: config.OPENAI_BASE_URL,
-        timeout: config.LLM_TIMEOUT_MS,
-        maxRetries: config.LLM_MAX_RETRIES,
-      });
-    }
-  }
-
-  get enabled(): boolean {
-    return this.client !== undefined;
+  constructor(private readonly config: AppConfig) {
+    this.client = new OpenAI({
+      apiKey: config.OPENAI_API_KEY ?? 'not-needed-for-local-servers',
+      baseURL: config.OPENAI_BASE_URL,
+      timeout: config.LLM_TIMEOUT_MS,
+      maxRetries: config.LLM_MAX_RETRIES,
+      fetch: new HttpClient({ service: 'openai_coach', timeoutMs: config.LLM_TIMEOUT_MS }).fetch,
+    });
   }
 
   get model(): string {
@@ -59,7 +34,6 @@ export class LlmCoachClient {
   }
 
   async complete(req: LlmCoachRequest): Promise<LlmCoachAnswer> {
-    if (!this.client) throw new LlmCoachError('error', 'LLM_PROVIDER is none');
     let completion: OpenAI.Chat.Completions.ChatCompletion;
     try {
       completion = await this.client.chat.completions.create(

@@ -8,7 +8,8 @@ export interface VisionDetection {
 }
 
 /**
- * A vision backend. Implementations throw RetryableTaskError for transient trouble (timeouts,
+ * A vision backend, chosen by VISION_PROVIDER (vision.factory.ts): Roboflow, an OpenAI-compatible
+ * model, or none. Implementations throw RetryableTaskError for transient trouble (timeouts,
  * 429, 5xx, connection errors) and PermanentTaskError for what retrying cannot fix.
  */
 export interface VisionProvider {
@@ -19,14 +20,3 @@ export interface VisionProvider {
 }
 
 export const VISION_PROVIDER = Symbol('VISION_PROVIDER');
-
-/** Parses Retry-After (seconds or HTTP date) / retry-after-ms into milliseconds. */
-export function retryAfterMs(headers: Headers): number | undefined {
-  const ms = headers.get('retry-after-ms');
-  if (ms && Number.isFinite(Number(ms))) return Number(ms);
-  const ra = headers.get('retry-after');
-  if (!ra) return undefined;
-  if (/^\d+(\.\d+)?$/.test(ra)) return Number(ra) * 1000;
-  const at = Date.parse(ra);
-  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
-}

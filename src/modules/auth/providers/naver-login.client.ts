@@ -3,7 +3,7 @@ import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
 import { ProblemException } from '../../../core/http/problem';
 import { ProviderProfile } from '../accounts.service';
 import { OAuthLoginDto } from '../dto/auth-requests.dto';
-import { callProvider, form, str } from './provider-http';
+import { callProvider, form, str } from './login-http';
 
 interface NaverMe {
   resultcode?: string;
