@@ -31,6 +31,7 @@ import { UsersController } from '../modules/users/users.controller';
 import { UsersModule } from '../modules/users/users.module';
 import { JobEventsHub } from '../modules/waste/jobs/job-events';
 import { WasteBulkHandlers } from '../modules/waste/pipeline/bulk.handlers';
+import { PipelineExpiryHandler } from '../modules/waste/pipeline/expiry.handler';
 import { ExternalPipelineHandlers } from '../modules/waste/pipeline/external.handlers';
 import { FastPipelineHandlers } from '../modules/waste/pipeline/fast.handlers';
 import { UploadsController } from '../modules/waste/uploads.controller';
@@ -100,6 +101,9 @@ export function roleParts(config: AppConfig): Required<Parts> {
       if (config.API_MODULES.includes(name)) chosen.push(API_PARTS[name]);
     }
   }
+  // Expired pipeline messages fail their jobs in every role with a database, so whichever role
+  // is down, the others still do it (docs/messaging.md → Expired messages).
+  if (role !== 'beat') chosen.push({ providers: [PipelineExpiryHandler] });
   for (const worker of ['fast', 'external', 'bulk', 'beat'] as const) {
     if (runsWorker(role, worker)) chosen.push(WORKER_PARTS[worker]);
   }

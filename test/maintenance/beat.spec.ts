@@ -30,10 +30,10 @@ describe('beat: the schedule in Bull, two replicas, one message per tick', () =>
   beforeAll(async () => {
     iso = await isolate('beat');
     // Two beat replicas booting at the same time; no bulk worker, so sched.* messages stay queued.
-    beats = await Promise.all([
-      bootRole(iso, { APP_ROLE: 'beat' }),
-      bootRole(iso, { APP_ROLE: 'beat' }),
-    ]);
+    // The tests below register other schedules on purpose: no periodic check restoring SCHEDULE
+    // meanwhile (beat-recovery.spec.ts tests that check).
+    const env = { APP_ROLE: 'beat', SCHEDULE_CHECK_SECONDS: '3600' };
+    beats = await Promise.all([bootRole(iso, env), bootRole(iso, env)]);
     probe = await QueueProbe.connect(iso.rabbitUrl);
   });
 

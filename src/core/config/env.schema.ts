@@ -163,6 +163,8 @@ export const envSchema = z.object({
   /** Distinct registered accounts whose identical corrections replace the shared cached answer; 0 = never. */
   CORRECTION_CONSENSUS_ACCOUNTS: int(0, 1000).default(3),
   SSE_HEARTBEAT_MS: int(100, 600_000).default(15_000),
+  // Beat checks that its schedule is still in Redis this often (and after every reconnect).
+  SCHEDULE_CHECK_SECONDS: int(1, 3600).default(30),
   /** Open event streams per user and per job, in one API process (429 TOO_MANY_STREAMS above). */
   SSE_MAX_STREAMS_PER_USER: int(1, 10_000).default(10),
   SSE_MAX_STREAMS_PER_JOB: int(1, 10_000).default(3),

@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import {
   DEAD_LETTER_EXCHANGE,
+  EXPIRED_QUEUE_TTL_MS,
   QueueName,
   RETRY_EXCHANGE,
   RETRY_TIERS_S,
@@ -53,6 +54,21 @@ export function rabbitMqConfig(config: AppConfig): RabbitMQConfig {
           arguments: { 'x-queue-type': 'classic', 'x-max-length': maxLength },
         },
       },
+      {
+        // tasks.dlx is a fanout: this queue gets a copy of every dead letter, q.dlq keeps its own.
+        // Unread copies expire (no dead-lettering of their own), so no role running costs nothing.
+        name: QueueName.Expired,
+        exchange: DEAD_LETTER_EXCHANGE,
+        routingKey: '',
+        options: {
+          durable: true,
+          arguments: {
+            'x-queue-type': 'classic',
+            'x-message-ttl': EXPIRED_QUEUE_TTL_MS,
+            'x-max-length': maxLength,
+          },
+        },
+      },
       ...RETRY_TIERS_S.map((tier) => ({
         name: retryQueueName(tier),
         exchange: RETRY_EXCHANGE,
@@ -76,6 +92,7 @@ export function rabbitMqConfig(config: AppConfig): RabbitMQConfig {
       external: { prefetchCount: config.PREFETCH_EXTERNAL },
       bulk: { prefetchCount: config.PREFETCH_BULK },
       sched: { prefetchCount: config.PREFETCH_SCHED },
+      expired: { prefetchCount: 16 },
     },
     defaultPublishOptions: { persistent: true, contentType: 'application/json' },
     // A handler that throws past our own dispatcher is dead-lettered, never requeued forever.

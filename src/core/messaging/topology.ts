@@ -15,7 +15,12 @@ export enum QueueName {
   Bulk = 'q.bulk',
   Sched = 'q.sched',
   Dlq = 'q.dlq',
+  /** A second copy of every dead letter, for the expiry handler (docs/messaging.md → Expiry). */
+  Expired = 'q.expired',
 }
+
+/** How long an unread copy waits in q.expired (its original stays in q.dlq for operators). */
+export const EXPIRED_QUEUE_TTL_MS = 3_600_000;
 
 export const RoutingKey = {
   WasteDownload: 'waste.high.download',

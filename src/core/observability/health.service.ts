@@ -1,29 +1,81 @@
 import { AmqpConnection } from '@golevelup/nestjs-rabbitmq';
 import { Inject, Injectable, Optional } from '@nestjs/common';
+import type { Channel } from 'amqplib';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { QueueName, WORK_QUEUES } from '../messaging/topology';
 import { RedisService } from '../redis/redis.service';
+import { Metrics } from './metrics';
 
 export interface ReadinessReport {
   status: 'ok' | 'error';
   role: string;
   checks: Record<string, 'up' | 'down'>;
+  /**
+   * Consumers per work queue, as the broker counts them (informational: an API stays ready with
+   * no fast worker — it still accepts work, and such jobs end BACKLOG_EXPIRED; docs/messaging.md).
+   */
+  consumers?: Record<string, number>;
 }
+
+/** The queues whose consumer counts readiness and `rabbitmq_queue_consumers` report. */
+const WATCHED_QUEUES = [...WORK_QUEUES.map((q) => q.name), QueueName.Expired];
+
+let consumerSource: (() => Promise<Record<string, number>>) | undefined;
 
 /** Readiness = every dependency this role uses answers. Liveness = the event loop runs. */
 @Injectable()
 export class HealthService {
   private shuttingDown = false;
+  private readonly extraChecks = new Map<string, () => Promise<boolean>>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly redis: RedisService,
     private readonly amqp: AmqpConnection,
+    metrics: Metrics,
     @Optional() private readonly db?: DataSource,
-  ) {}
+  ) {
+    // Read from the broker on each scrape, through the newest app's service (tests run several
+    // apps in one process; the registry is per process).
+    consumerSource = () => this.queueConsumers();
+    const gauge = metrics.gauge(
+      'rabbitmq_queue_consumers',
+      'Consumers per work queue as the broker counts them; 0 on q.fast or q.external means that ' +
+        "stage's jobs end BACKLOG_EXPIRED after the queue's TTL",
+      ['queue'],
+      async () => {
+        try {
+          const counts = await consumerSource?.();
+          for (const [queue, n] of Object.entries(counts ?? {})) gauge.labels(queue).set(n);
+        } catch {
+          gauge.reset(); // unknown, rather than a stale count
+        }
+      },
+    );
+  }
 
   markShuttingDown(): void {
     this.shuttingDown = true;
+  }
+
+  /** A role-specific readiness check (e.g. beat: its schedule is registered). */
+  addCheck(name: string, check: () => Promise<boolean>): void {
+    this.extraChecks.set(name, check);
+  }
+
+  /** Consumers per watched queue, from the broker (passive declares on a short-lived channel). */
+  async queueConsumers(): Promise<Record<string, number>> {
+    // The live amqplib connection (a ChannelModel; golevelup types it as the bare Connection).
+    const conn = this.amqp.connection as unknown as { createChannel(): Promise<Channel> };
+    const channel = await conn.createChannel();
+    try {
+      const out: Record<string, number> = {};
+      for (const q of WATCHED_QUEUES) out[q] = (await channel.checkQueue(q)).consumerCount;
+      return out;
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
   }
 
   async readiness(): Promise<ReadinessReport> {
@@ -45,9 +97,17 @@ export class HealthService {
       Promise.resolve().then(
         () => (checks.rabbitmq = this.amqp.managedConnection.isConnected() ? 'up' : 'down'),
       ),
+      ...[...this.extraChecks].map(([name, check]) =>
+        within(check())
+          .then((ok) => (checks[name] = ok ? 'up' : 'down'))
+          .catch(() => (checks[name] = 'down')),
+      ),
     ]);
+    let consumers: Record<string, number> | undefined;
+    if (checks.rabbitmq === 'up')
+      consumers = await within(this.queueConsumers()).catch(() => undefined);
     if (this.shuttingDown) checks.lifecycle = 'down';
     const status = Object.values(checks).every((c) => c === 'up') ? 'ok' : 'error';
-    return { status, role: this.config.APP_ROLE, checks };
+    return { status, role: this.config.APP_ROLE, checks, ...(consumers ? { consumers } : {}) };
   }
 }

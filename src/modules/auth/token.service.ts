@@ -62,6 +62,8 @@ export class TokenService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     metrics: Metrics,
   ) {
+    // After a deny-list rebuild, cached rows may belong to accounts deleted meanwhile.
+    denyList.onReset(() => this.users.clear());
     this.reuse = metrics.counter(
       'auth_refresh_reuse_total',
       'Spent refresh tokens presented again (the login family was revoked)',

@@ -253,8 +253,16 @@ export class JobsService {
     );
   }
 
-  /** Ends a job as failed with a machine-readable code, unless it already ended. */
-  async fail(jobId: string, code: string, message: string): Promise<JobEntity | undefined> {
+  /**
+   * Ends a job as failed with a machine-readable code, unless it already ended (or `where`, a
+   * trusted static condition, does not hold).
+   */
+  async fail(
+    jobId: string,
+    code: string,
+    message: string,
+    opts: { where?: string } = {},
+  ): Promise<JobEntity | undefined> {
     return this.update(
       jobId,
       {
@@ -264,7 +272,7 @@ export class JobsService {
         errorMessage: message.slice(0, 500),
         finishedAt: new Date(),
       },
-      { from: ['awaiting_upload', 'queued', 'processing'] },
+      { from: ['awaiting_upload', 'queued', 'processing'], where: opts.where },
     );
   }
 

@@ -1,0 +1,135 @@
+import { AmqpConnection, Nack } from '@golevelup/nestjs-rabbitmq';
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import type { Channel, ConsumeMessage } from 'amqplib';
+import { JobTaskSchema } from '../../../core/messaging/messages';
+import { TaskPublisher } from '../../../core/messaging/task-publisher';
+import { QueueName, RoutingKey, WORK_QUEUES } from '../../../core/messaging/topology';
+import { JobsService } from '../jobs/jobs.service';
+import { SaveTask } from './task-payloads';
+
+/** The code a job fails with when its message expired unread in q.fast or q.external. */
+export const BACKLOG_EXPIRED = 'BACKLOG_EXPIRED';
+
+/** The queues whose TTL ends a job (q.bulk's hour only delays analytics, which back-fills). */
+const PIPELINE_QUEUES: ReadonlySet<string> = new Set([QueueName.Fast, QueueName.External]);
+
+/** Clocks of pods and database differ a little; a job changed later than this did progress. */
+const CLOCK_SKEW_MS = 1000;
+
+interface Death {
+  queue?: string;
+  reason?: string;
+}
+
+/**
+ * Acts on the broker's expiry dead letters: a pipeline message that sat in q.fast or q.external
+ * past the queue's TTL (nobody consumed it: the role is down, or so far behind that the answer
+ * would come too late) fails its job with BACKLOG_EXPIRED at once, instead of leaving it to the
+ * watchdog's JOB_TIMEOUT_SECONDS. It consumes q.expired — a copy of every dead letter through
+ * the tasks.dlx fanout — in every role with a database (api, fast, external, bulk, all) as
+ * competing consumers, so it runs as long as any of them is up, whichever role is down
+ * (docs/messaging.md → Expired messages). The watchdog remains the last resort.
+ *
+ * A job is only failed if it still waits for exactly what the expired message would have done
+ * and (for the stages that advance one step at a time) has not changed since it was sent, so an
+ * expired duplicate never fails a job another copy is moving on.
+ */
+@Injectable()
+export class PipelineExpiryHandler implements OnApplicationBootstrap {
+  private readonly logger = new Logger(PipelineExpiryHandler.name);
+
+  constructor(
+    private readonly amqp: AmqpConnection,
+    private readonly jobs: JobsService,
+    private readonly publisher: TaskPublisher,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.amqp.createSubscriber(
+      (payload: unknown, raw?: ConsumeMessage) => this.handle(payload, raw as ConsumeMessage),
+      {
+        queue: QueueName.Expired,
+        queueOptions: { channel: 'expired' },
+        createQueueIfNotExists: false,
+        // Not JSON, or the ack failed: the copy is dropped (its twin stays in q.dlq).
+        errorHandler: (channel: Channel, msg: ConsumeMessage) => {
+          try {
+            channel.ack(msg);
+          } catch {
+            /* channel gone: the broker redelivers */
+          }
+        },
+      },
+      'expiry',
+    );
+  }
+
+  async handle(payload: unknown, raw: ConsumeMessage): Promise<Nack | void> {
+    const headers = (raw.properties.headers ?? {}) as Record<string, unknown>;
+    // Our dispatcher's own dead letters were handled by their failure listener already.
+    if (headers['x-error-code'] !== undefined) return;
+    const death = (headers['x-death'] as Death[] | undefined)?.[0];
+    if (death?.reason !== 'expired' || !PIPELINE_QUEUES.has(death.queue ?? '')) return;
+    const parsed = JobTaskSchema.safeParse(payload);
+    if (!parsed.success) return;
+    const jobId = parsed.data.jobId;
+    try {
+      await this.expire(raw.fields.routingKey, jobId, payload as SaveTask, death.queue!, raw);
+    } catch (err) {
+      // PostgreSQL or RabbitMQ away: try again shortly (the copy keeps its own hour-long TTL).
+      this.logger.warn(`expired ${raw.fields.routingKey} for job ${jobId}: ${String(err)}`);
+      await new Promise((r) => setTimeout(r, 2000));
+      return new Nack(true);
+    }
+  }
+
+  private async expire(
+    routingKey: string,
+    jobId: string,
+    task: SaveTask,
+    queue: string,
+    raw: ConsumeMessage,
+  ): Promise<void> {
+    const ttlS = (WORK_QUEUES.find((q) => q.name === queue)?.ttlMs ?? 0) / 1000;
+    const role = queue === QueueName.Fast ? 'fast' : 'external';
+    const message = `no ${role} worker took ${routingKey} within ${ttlS} s (${queue} backlog or no worker)`;
+    // Unchanged since the message was sent (epoch ms, a number we checked: safe to inline).
+    const sentMs = Number(raw.properties.headers?.['x-published-at']);
+    const sent = Number.isFinite(sentMs) ? sentMs : (Number(raw.properties.timestamp) + 1) * 1000;
+    const unchanged = Number.isFinite(sent)
+      ? `updated_at <= to_timestamp(${(sent + CLOCK_SKEW_MS) / 1000})`
+      : 'true';
+    let where: string | undefined;
+    switch (routingKey) {
+      case RoutingKey.WasteDownload:
+        where = `(status = 'queued' OR stage IN ('downloading', 'hashing', 'preprocessing')) AND ${unchanged}`;
+        break;
+      case RoutingKey.Vision:
+        where = `stage = 'classifying' AND ${unchanged}`;
+        break;
+      // Coaching and nearby run side by side, so the other part may have changed the job.
+      case RoutingKey.Feedback:
+        where = `stage = 'coaching' AND result->'coaching' = 'null'::jsonb`;
+        break;
+      case RoutingKey.WasteSave:
+        where =
+          task.part === 'nearby'
+            ? `result->'nearby' = 'null'::jsonb`
+            : `result->'coaching' = 'null'::jsonb`;
+        break;
+      case RoutingKey.MapNearby: {
+        // Nearby points are a bonus: the job completes with an empty list (as on a dead letter).
+        const job = await this.jobs.get(jobId);
+        if (job?.status === 'processing' && job.result && job.result.nearby === null) {
+          const empty: SaveTask = { jobId, part: 'nearby', nearby: [], nearbyMs: 0 };
+          await this.publisher.publish(RoutingKey.WasteSave, empty);
+        }
+        return;
+      }
+      default:
+        return;
+    }
+    const failed = await this.jobs.fail(jobId, BACKLOG_EXPIRED, message, { where });
+    if (failed) this.logger.warn(`job ${jobId} failed: ${BACKLOG_EXPIRED} (${message})`);
+  }
+}

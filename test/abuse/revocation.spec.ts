@@ -1,0 +1,94 @@
+import Redis from 'ioredis';
+import { RunningApp } from '../../src/app/bootstrap';
+import { Tokens, call } from '../auth/http';
+import { bootRole } from '../support/app';
+import { Isolation, isolate } from '../support/isolation';
+
+/**
+ * Revocation survives the loss of Redis (docs/auth.md → Revocation): the deny list is rebuilt
+ * from PostgreSQL on the first request after a flush, on whichever replica sees it first.
+ */
+describe('revocation survives a Redis flush', () => {
+  let iso: Isolation;
+  let apps: RunningApp[];
+  let redis: Redis;
+
+  beforeAll(async () => {
+    iso = await isolate('revocation');
+    const first = await bootRole(iso, { APP_ROLE: 'all', RATE_LIMIT_LOGIN_PER_IP: '0' });
+    apps = [first, await bootRole(iso, { APP_ROLE: 'api', RATE_LIMIT_LOGIN_PER_IP: '0' })];
+    redis = new Redis(iso.env.REDIS_URL);
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await Promise.all((apps ?? []).map((a) => a.close()));
+    await iso?.cleanup();
+  });
+
+  const api = (replica: number) => `${apps[replica].url}/api/v1`;
+  const guest = async () => (await call<Tokens>('POST', `${api(0)}/auth/guest`, { body: {} })).body;
+  const me = (replica: number, token: string) => call('GET', `${api(replica)}/users/me`, { token });
+
+  /** What FLUSHALL does to this deployment: every key under its prefix is gone. */
+  async function flush(): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${iso.redisPrefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+    expect(await redis.keys(`${iso.redisPrefix}:auth:*`)).toEqual([]);
+  }
+
+  it('a logged-out access token stays dead after the flush, on both replicas', async () => {
+    const alice = await guest();
+    const bob = await guest();
+    expect((await me(1, alice.accessToken)).status).toBe(200);
+    const out = await call('POST', `${api(0)}/auth/logout`, {
+      token: alice.accessToken,
+      body: { refreshToken: alice.refreshToken },
+    });
+    expect(out.status).toBe(204);
+    expect((await me(1, alice.accessToken)).status).toBe(401);
+    await flush();
+    const again = await me(1, alice.accessToken);
+    expect(again.status).toBe(401);
+    expect(again.body.code).toBe('UNAUTHORIZED');
+    expect((await me(0, alice.accessToken)).status).toBe(401);
+    // Everyone else keeps working.
+    expect((await me(0, bob.accessToken)).status).toBe(200);
+    expect((await me(1, bob.accessToken)).status).toBe(200);
+    // The rebuilt list is back in Redis.
+    expect((await redis.keys(`${iso.redisPrefix}:auth:deny:fam:*`)).length).toBeGreaterThan(0);
+  });
+
+  it('a login revoked by refresh-token reuse stays revoked after the flush', async () => {
+    const carol = await guest();
+    const rotated = await call<Tokens>('POST', `${api(0)}/auth/refresh`, {
+      body: { refreshToken: carol.refreshToken },
+    });
+    expect(rotated.status).toBe(200);
+    // The spent token comes back: the whole login is revoked.
+    const reuse = await call('POST', `${api(1)}/auth/refresh`, {
+      body: { refreshToken: carol.refreshToken },
+    });
+    expect(reuse.status).toBe(401);
+    expect((await me(0, rotated.body.accessToken)).status).toBe(401);
+    await flush();
+    expect((await me(0, rotated.body.accessToken)).status).toBe(401);
+    expect((await me(1, rotated.body.accessToken)).status).toBe(401);
+  });
+
+  it("a deleted account's token stays dead after the flush, even where its row was cached", async () => {
+    const dave = await guest();
+    // Both replicas have looked the user up (the guard caches the row for 10 s).
+    expect((await me(0, dave.accessToken)).status).toBe(200);
+    expect((await me(1, dave.accessToken)).status).toBe(200);
+    expect((await call('DELETE', `${api(0)}/users/me`, { token: dave.accessToken })).status).toBe(
+      204,
+    );
+    await flush();
+    expect((await me(1, dave.accessToken)).status).toBe(401);
+    expect((await me(0, dave.accessToken)).status).toBe(401);
+  });
+});
