@@ -131,19 +131,19 @@ describe('processes: bad configuration and graceful shutdown (compiled dist/)', 
     }
   });
 
-  it('a broker connection cut mid-handler neither kills the worker nor loses the message', async () => {
+  it('a broker connection cut mid-handler neither kills the worker nor loses the message; after the reconnect SIGTERM still cancels its consumer', async () => {
     const { worker, out, exited, probe } = await startProbeWorker({ PREFETCH_FAST: '4' });
     const key = (l: string) => `${iso.redisPrefix}:probe:${l}`;
-    await redis.del(key('started'), key('done'));
+    await redis.del(key('started'), key('done'), key('release'));
     try {
+      // The handler holds the message until released: the cut is certainly mid-handler (a
+      // fixed sleep raced the rabbitmqctl calls, which take seconds on a loaded machine, so the
+      // message was often acked before the cut and never redelivered).
       probe.channel.publish(
         'tasks',
         'waste.high.download',
-        Buffer.from(JSON.stringify({ tag: 'cut', sleepMs: 1500 })),
-        {
-          persistent: true,
-          headers: { 'x-attempt': 1 },
-        },
+        Buffer.from(JSON.stringify({ tag: 'cut', sleepMs: 1, hold: true })),
+        { persistent: true, headers: { 'x-attempt': 1 } },
       );
       await waitFor('in flight', async () => (await redis.llen(key('started'))) === 1);
       // Close the worker's connections (not ours): its ack will find the channel gone.
@@ -151,9 +151,7 @@ describe('processes: bad configuration and graceful shutdown (compiled dist/)', 
       const conns = execFileSync(
         'rabbitmqctl',
         ['-q', 'list_connections', 'vhost', 'peer_port', 'pid'],
-        {
-          encoding: 'utf8',
-        },
+        { encoding: 'utf8' },
       )
         .split('\n')
         .map((l) => l.split('\t'))
@@ -161,7 +159,9 @@ describe('processes: bad configuration and graceful shutdown (compiled dist/)', 
       expect(conns.length).toBeGreaterThan(0);
       for (const [, , pid] of conns)
         execFileSync('rabbitmqctl', ['-q', 'close_connection', pid, 'test cut']);
-      // Handled again after the reconnect (at least once), and the worker is still running.
+      // The broker hands the unacked message to the worker's new consumer at once.
+      await waitFor('redelivered', async () => (await redis.llen(key('started'))) >= 2, 40_000);
+      await redis.set(key('release'), '1');
       try {
         await waitFor(
           'redelivered and handled',
@@ -175,7 +175,29 @@ describe('processes: bad configuration and graceful shutdown (compiled dist/)', 
       }
       expect(worker.exitCode).toBeNull();
       await waitFor('queue drained', async () => (await probe.depth('q.fast')) === 0);
+
+      // SIGTERM with a message in hand: the consumer of the *new* connection is cancelled at
+      // once (before the fix the old connection's tag was cancelled and this one kept consuming).
+      await redis.del(key('release'));
+      probe.channel.publish(
+        'tasks',
+        'waste.high.download',
+        Buffer.from(JSON.stringify({ tag: 'drain', sleepMs: 1, hold: true })),
+        { persistent: true, headers: { 'x-attempt': 1 } },
+      );
+      await waitFor('in flight', async () => (await redis.llen(key('started'))) >= 3);
+      worker.kill('SIGTERM');
+      await waitFor(
+        'consumer cancelled while draining',
+        async () => (await probe.channel.checkQueue('q.fast')).consumerCount === 0,
+        20_000,
+      );
+      expect(worker.exitCode).toBeNull(); // still draining the held message
+      await redis.set(key('release'), '1');
+      await exited;
+      expect(await redis.lrange(key('done'), 0, -1)).toContain('drain');
     } finally {
+      await redis.set(key('release'), '1');
       await probe.close();
       worker.kill('SIGTERM');
       await exited;

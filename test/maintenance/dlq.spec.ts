@@ -153,6 +153,7 @@ describe('dead letters: list without losing, replay, purge (admin API and CLI)',
     });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
+      dryRun: false,
       replayed: [{ id: 'm-expired', routingKey: RoutingKey.WasteDownload }],
       skipped: [],
       notFound: [],
@@ -229,6 +230,49 @@ describe('dead letters: list without losing, replay, purge (admin API and CLI)',
     await waitFor('back in q.dlq', async () => (await depth()) === 1);
   });
 
+  it('strict selection: ids and all are exclusive, booleans are booleans; a dry run changes nothing', async () => {
+    await waitFor('one dead letter', async () => (await depth()) === 1);
+    for (const query of [
+      'ids=nope&all=false',
+      'ids=nope&all=true',
+      'all=false',
+      'all=1',
+      'all=yes',
+      'all=true&all=true',
+      'all=true&dryRun=yes',
+      'ids=',
+    ]) {
+      const bad = await admin(`dlq?${query}`, { method: 'DELETE' });
+      expect([query, bad.status, bad.body.code]).toEqual([query, 400, 'VALIDATION_FAILED']);
+    }
+    for (const body of [
+      { ids: ['nope'], all: 'no' },
+      { ids: ['nope'], all: true },
+      { all: 'true' },
+      { all: 1 },
+      { all: true, dryRun: 'true' },
+    ]) {
+      const bad = await admin('dlq/replay', { method: 'POST', body: JSON.stringify(body) });
+      expect([body, bad.status]).toEqual([body, 400]);
+    }
+    expect(await depth()).toBe(1);
+    const started = (await records('started', 'perm')).length;
+    const purge = await admin('dlq?all=true&dryRun=true', { method: 'DELETE' });
+    expect(purge.body).toEqual({ dryRun: true, purged: 1, ids: [permanentId], notFound: [] });
+    const byId = await admin(`dlq?ids=${permanentId},nope&dryRun=true`, { method: 'DELETE' });
+    expect(byId.body).toEqual({ dryRun: true, purged: 1, ids: [permanentId], notFound: ['nope'] });
+    const replay = await admin('dlq/replay', {
+      method: 'POST',
+      body: JSON.stringify({ all: true, dryRun: true }),
+    });
+    expect(replay.body).toMatchObject({
+      dryRun: true,
+      replayed: [{ id: permanentId, routingKey: expect.any(String) }],
+    });
+    expect(await depth()).toBe(1);
+    expect((await records('started', 'perm')).length).toBe(started);
+  });
+
   it('purges selected messages, then everything', async () => {
     const other = await publishProbe(api.app.get(TaskPublisher), RoutingKey.ReportDaily, {
       tag: 'perm2',
@@ -236,7 +280,7 @@ describe('dead letters: list without losing, replay, purge (admin API and CLI)',
     });
     await waitFor('two dead letters', async () => (await depth()) === 2);
     const one = await admin(`dlq?ids=${other}`, { method: 'DELETE' });
-    expect(one.body).toEqual({ purged: 1, notFound: [] });
+    expect(one.body).toEqual({ dryRun: false, purged: 1, ids: [other], notFound: [] });
     expect((await list()).messages.map((m) => m.id)).toEqual([permanentId]);
     expect((await admin('dlq', { method: 'DELETE' })).status).toBe(400);
     for (const body of [{}, { ids: [] }, { all: false }, { ids: ['a'], extra: 1 }]) {
@@ -246,7 +290,7 @@ describe('dead letters: list without losing, replay, purge (admin API and CLI)',
     }
     expect(await depth()).toBe(1);
     const all = await admin('dlq?all=true', { method: 'DELETE' });
-    expect(all.body).toEqual({ purged: 1, notFound: [] });
+    expect(all.body).toEqual({ dryRun: false, purged: 1, ids: [permanentId], notFound: [] });
     expect(await depth()).toBe(0);
   });
 });

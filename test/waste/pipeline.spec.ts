@@ -61,7 +61,7 @@ describe('analysis pipeline end to end (all roles, real broker, stand-in Roboflo
       height: expect.any(Number),
     });
     expect(job.result!.coaching).toEqual({ message: expect.any(String), source: 'rules' });
-    expect(job.result!.cache).toEqual({ hit: false, kind: null });
+    expect(job.result!.cache).toEqual({ hit: false, kind: null, source: null });
     expect(job.result!.timings.totalMs).toBeGreaterThan(0);
 
     // What reached the vision provider: a JPEG of at most 640 px with no metadata at all.
@@ -93,7 +93,7 @@ describe('analysis pipeline end to end (all roles, real broker, stand-in Roboflo
     const again = await submitPhoto(base, user.accessToken, photo);
     const job = await waitForEnd(base, user.accessToken, again.jobId);
     expect(job.status).toBe('completed');
-    expect(job.result!.cache).toEqual({ hit: true, kind: 'exact' });
+    expect(job.result!.cache).toEqual({ hit: true, kind: 'exact', source: 'vision' });
     expect(job.result!.items[0].category.id).toBe('clear-pet');
     expect(rf.calls.length).toBe(calls);
   });
@@ -112,7 +112,7 @@ describe('analysis pipeline end to end (all roles, real broker, stand-in Roboflo
       user.accessToken,
       (await submitPhoto(base, user.accessToken, near)).jobId,
     );
-    expect(job.result!.cache).toEqual({ hit: true, kind: 'similar' });
+    expect(job.result!.cache).toEqual({ hit: true, kind: 'similar', source: 'vision' });
     expect(rf.calls.length).toBe(calls);
     // The near copy's own bytes are now an exact entry.
     const again = await waitForEnd(
@@ -120,7 +120,7 @@ describe('analysis pipeline end to end (all roles, real broker, stand-in Roboflo
       user.accessToken,
       (await submitPhoto(base, user.accessToken, near)).jobId,
     );
-    expect(again.result!.cache).toEqual({ hit: true, kind: 'exact' });
+    expect(again.result!.cache).toEqual({ hit: true, kind: 'exact', source: 'vision' });
     const other = await waitForEnd(
       base,
       user.accessToken,

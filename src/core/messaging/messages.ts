@@ -23,6 +23,8 @@ export const SaveTaskSchema = z.discriminatedUnion('part', [
     part: z.literal('coaching'),
     coaching: z.object({ message: z.string(), source: z.enum(['llm', 'rules']) }),
     coachingMs: z.number().nonnegative(),
+    /** Disposal days for the items' kinds (docs/schedules.md), computed beside the coaching. */
+    schedule: z.record(z.unknown()).nullable().optional(),
   }),
   z.object({
     jobId: uuid,

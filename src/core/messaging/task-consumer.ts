@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { Channel, ConsumeMessage } from 'amqplib';
+import { randomUUID } from 'node:crypto';
 import { PinoLogger } from 'nestjs-pino';
 import { Store, storage } from 'nestjs-pino/storage';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
@@ -86,6 +87,11 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
           errorHandler: (channel, msg, error) => this.rejectSafely(channel, msg, error),
         },
         `dispatch:${queue}`,
+        // Our own tag, the same on every reconnect (golevelup re-runs the consume with these
+        // options): with broker-chosen tags, the tag kept here named the consumer of the first
+        // connection, so after any reconnect SIGTERM cancelled a dead consumer and the live one
+        // kept receiving messages throughout the drain.
+        { consumerTag: `${this.config.APP_ROLE}:${queue}:${randomUUID()}` },
       );
       this.consumerTags.push(consumerTag);
     }

@@ -222,11 +222,11 @@ export class AnalysisService {
     const errors: { field: string; message: string }[] = [];
     dto.items.forEach((c, n) => {
       if (c.index >= classified.length)
-        errors.push({ field: `items.${n}.index`, message: `no item ${c.index} in the result` });
+        errors.push({ field: `items.${n}.index`, message: 'no such item in the result' });
       if (!this.recycling.getCategory(c.categoryId))
         errors.push({
           field: `items.${n}.categoryId`,
-          message: `unknown category ${c.categoryId}`,
+          message: 'not a known category id',
         });
     });
     if (errors.length) throw ProblemException.validation(errors);

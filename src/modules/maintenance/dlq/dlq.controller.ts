@@ -30,7 +30,7 @@ import {
   ReplayReportDto,
 } from './dlq.dto';
 import { DlqEntryDetail } from './dlq-message';
-import { DlqList, DlqService, PurgeReport, ReplayReport } from './dlq.service';
+import { DlqList, DlqSelection, DlqService, PurgeReport, ReplayReport } from './dlq.service';
 
 /** q.dlq for operators; the same operations as `npm run dlq` (docs/operations.md). */
 @ApiTags('admin')
@@ -60,13 +60,15 @@ export class DlqController {
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ type: ReplayReportDto })
   replay(@Body() body: DlqReplayDto): Promise<ReplayReport> {
-    return broker(this.dlq.replay(body.all ? { all: true } : { ids: body.ids }));
+    const sel = selection(body.ids, body.all === true);
+    return broker(this.dlq.replay(sel, { dryRun: body.dryRun === true }));
   }
 
   @Delete()
   @ApiOkResponse({ type: PurgeReportDto, description: '?all=true, or ?ids=a,b' })
   purge(@Query() q: DlqPurgeQueryDto): Promise<PurgeReport> {
-    return broker(this.dlq.purge(q.all ? { all: true } : { ids: splitIds(q.ids) }));
+    const sel = selection(q.ids === undefined ? undefined : splitIds(q.ids), q.all === 'true');
+    return broker(this.dlq.purge(sel, { dryRun: q.dryRun === 'true' }));
   }
 
   @Delete(':messageId')
@@ -90,13 +92,29 @@ async function broker<T>(op: Promise<T>): Promise<T> {
   }
 }
 
-function splitIds(ids: string | undefined): string[] {
-  const list = (ids ?? '')
+function splitIds(ids: string): string[] {
+  const list = ids
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
   if (!list.length) {
-    throw ProblemException.validation([{ field: 'ids', message: 'ids or all=true is required' }]);
+    throw ProblemException.validation([{ field: 'ids', message: 'ids must name a message' }]);
   }
   return list;
+}
+
+/**
+ * Exactly one of the two: an operator who names ids must never touch everything because a
+ * second parameter slipped in (`?ids=x&all=false` once purged the whole queue).
+ */
+function selection(ids: string[] | undefined, all: boolean): DlqSelection {
+  if (ids !== undefined && all) {
+    throw ProblemException.validation([
+      { field: 'all', message: 'ids and all are mutually exclusive' },
+    ]);
+  }
+  if (ids === undefined && !all) {
+    throw ProblemException.validation([{ field: 'ids', message: 'ids or all=true is required' }]);
+  }
+  return all ? { all: true } : { ids };
 }

@@ -1,18 +1,18 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
+import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayMinSize,
   Equals,
   IsArray,
   IsBoolean,
+  IsIn,
   IsInt,
   IsOptional,
   IsString,
   Max,
   MaxLength,
   Min,
-  ValidateIf,
 } from 'class-validator';
 
 export class DlqListQueryDto {
@@ -32,10 +32,10 @@ export class DlqIdParam {
   messageId!: string;
 }
 
-/** Either `ids` or `all: true`. */
+/** Exactly one of `ids` or `all: true` (checked in the controller); booleans are JSON booleans. */
 export class DlqReplayDto {
   @ApiPropertyOptional({ type: [String], description: 'Message ids to replay' })
-  @ValidateIf((o: DlqReplayDto) => o.all === undefined)
+  @IsOptional()
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(1000)
@@ -44,24 +44,37 @@ export class DlqReplayDto {
   ids?: string[];
 
   @ApiPropertyOptional({ enum: [true], description: 'Replay every message in q.dlq' })
-  @ValidateIf((o: DlqReplayDto) => o.ids === undefined)
+  @IsOptional()
   @IsBoolean()
-  @Equals(true)
+  @Equals(true, { message: 'all must be true (or absent)' })
   all?: true;
+
+  @ApiPropertyOptional({ description: 'Report what would be replayed, change nothing' })
+  @IsOptional()
+  @IsBoolean()
+  dryRun?: boolean;
 }
 
+/** Exactly one of `ids` or `all=true`; `true`/`false` are the only boolean spellings. */
 export class DlqPurgeQueryDto {
   @ApiPropertyOptional({ description: 'Comma-separated message ids to delete' })
-  @ValidateIf((o: DlqPurgeQueryDto) => o.all === undefined)
+  @IsOptional()
   @IsString()
   @MaxLength(20_000)
   ids?: string;
 
   @ApiPropertyOptional({ enum: ['true'], description: 'Delete every message in q.dlq' })
-  @ValidateIf((o: DlqPurgeQueryDto) => o.ids === undefined)
-  @Transform(({ value }) => (value === 'true' ? true : value))
-  @Equals(true, { message: 'all must be true' })
-  all?: true;
+  @IsOptional()
+  @IsIn(['true'], { message: 'all must be true (or absent)' })
+  all?: 'true';
+
+  @ApiPropertyOptional({
+    enum: ['true', 'false'],
+    description: 'Report what would be deleted, change nothing',
+  })
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'dryRun must be true or false' })
+  dryRun?: 'true' | 'false';
 }
 
 export class DlqEntryDto {
@@ -109,12 +122,18 @@ class SkippedDto {
 }
 
 export class ReplayReportDto {
+  @ApiProperty({ description: 'A dry run: nothing was replayed; `replayed` is what would be' })
+  dryRun!: boolean;
   @ApiProperty({ type: [ReplayedDto] }) replayed!: ReplayedDto[];
   @ApiProperty({ type: [SkippedDto] }) skipped!: SkippedDto[];
   @ApiProperty({ type: [String] }) notFound!: string[];
 }
 
 export class PurgeReportDto {
+  @ApiProperty({ description: 'A dry run: nothing was deleted; `purged` is what would be' })
+  dryRun!: boolean;
   @ApiProperty() purged!: number;
+  @ApiProperty({ type: [String], description: 'Ids of the messages (up to 10,000)' })
+  ids!: string[];
   @ApiProperty({ type: [String] }) notFound!: string[];
 }

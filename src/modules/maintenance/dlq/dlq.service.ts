@@ -19,6 +19,8 @@ export interface DlqList {
 }
 
 export interface ReplayReport {
+  /** Nothing was changed: `replayed` and `skipped` say what a real replay would do. */
+  dryRun: boolean;
   replayed: { id: string; routingKey: string }[];
   /** Selected but not replayable (no known routing key) or refused by the broker: left in q.dlq. */
   skipped: { id: string; reason: string }[];
@@ -26,7 +28,11 @@ export interface ReplayReport {
 }
 
 export interface PurgeReport {
+  /** Nothing was deleted: `purged` and `ids` say what a real purge would delete. */
+  dryRun: boolean;
   purged: number;
+  /** The (would-be) deleted messages' ids, at most MAX_SCAN of them. */
+  ids: string[];
   notFound: string[];
 }
 
@@ -82,10 +88,11 @@ export class DlqService {
    * confirmed the copy. Only the messages present when the replay started are considered, so a
    * replayed message that fails again (and returns to q.dlq meanwhile) is not replayed twice.
    */
-  async replay(sel: DlqSelection): Promise<ReplayReport> {
-    return this.hold(true, async (h) => {
+  async replay(sel: DlqSelection, opts: { dryRun?: boolean } = {}): Promise<ReplayReport> {
+    const dryRun = opts.dryRun === true;
+    return this.hold(!dryRun, async (h) => {
       const wanted = new Set(sel.ids ?? []);
-      const report: ReplayReport = { replayed: [], skipped: [], notFound: [] };
+      const report: ReplayReport = { dryRun, replayed: [], skipped: [], notFound: [] };
       const seen = new Set<string>();
       const sent: { msg: GetMessage; id: string; routingKey: string; confirmed: Promise<void> }[] =
         [];
@@ -95,6 +102,10 @@ export class DlqService {
         seen.add(entry.id);
         if (!entry.routingKey) {
           report.skipped.push({ id: entry.id, reason: 'no known original routing key' });
+          continue;
+        }
+        if (dryRun) {
+          report.replayed.push({ id: entry.id, routingKey: entry.routingKey });
           continue;
         }
         const confirmed = publishConfirmed(h.ch, entry.routingKey, msg, replayOptions(msg));
@@ -117,22 +128,35 @@ export class DlqService {
     });
   }
 
-  /** Deletes everything (`all`) or the selected messages. */
-  async purge(sel: DlqSelection): Promise<PurgeReport> {
+  /** Deletes everything (`all`) or the selected messages; a dry run only reports them. */
+  async purge(sel: DlqSelection, opts: { dryRun?: boolean } = {}): Promise<PurgeReport> {
+    const dryRun = opts.dryRun === true;
     return this.hold(false, async (h) => {
-      if (sel.all)
-        return { purged: (await h.ch.purgeQueue(this.queue)).messageCount, notFound: [] };
+      const held = await h.take(Math.min(h.depth, MAX_SCAN));
+      if (sel.all) {
+        const ids = held.map(entryId);
+        if (dryRun) return { dryRun, purged: h.depth, ids, notFound: [] };
+        for (const msg of held) h.ack(msg);
+        // Beyond MAX_SCAN: the rest goes unread.
+        const rest = (await h.ch.purgeQueue(this.queue)).messageCount;
+        return { dryRun, purged: held.length + rest, ids, notFound: [] };
+      }
       const wanted = new Set(sel.ids ?? []);
       const seen = new Set<string>();
-      let purged = 0;
-      for (const msg of await h.take(Math.min(h.depth, MAX_SCAN))) {
+      const ids: string[] = [];
+      for (const msg of held) {
         const id = entryId(msg);
         if (!wanted.has(id)) continue;
-        h.ack(msg);
+        if (!dryRun) h.ack(msg);
         seen.add(id);
-        purged++;
+        ids.push(id);
       }
-      return { purged, notFound: [...wanted].filter((id) => !seen.has(id)) };
+      return {
+        dryRun,
+        purged: ids.length,
+        ids,
+        notFound: [...wanted].filter((id) => !seen.has(id)),
+      };
     });
   }
 

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ScheduleResponseDto } from '../../recycling/schedules/schedule.dto';
 
 class BoxDto {
   @ApiProperty() x!: number;
@@ -61,6 +62,14 @@ class ResultDto {
     description: 'Location objects, when lat/lng were given',
   })
   nearby!: unknown[] | null;
+  @ApiPropertyOptional({
+    type: ScheduleResponseDto,
+    nullable: true,
+    description:
+      'District disposal days for the kinds the items belong to (general/food/recyclable/bulky), ' +
+      'for the lat/lng given or the home region saved on the profile; null without a region',
+  })
+  schedule!: ScheduleResponseDto | null;
   @ApiProperty({ type: TimingsDto }) timings!: TimingsDto;
 }
 

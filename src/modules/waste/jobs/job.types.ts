@@ -1,4 +1,5 @@
 import type { CategoryGuidance } from '../../recycling/recycling.types';
+import type { ScheduleAnswer } from '../../recycling/schedules/schedule.service';
 
 export type JobStatus =
   'awaiting_upload' | 'queued' | 'processing' | 'completed' | 'failed' | 'expired';
@@ -47,6 +48,8 @@ export interface JobResult {
     source?: 'vision' | 'consensus' | null;
   };
   nearby: unknown[] | null;
+  /** District disposal days for the items' kinds (docs/schedules.md); null without a region. */
+  schedule?: ScheduleAnswer | null;
   timings: { totalMs: number | null; visionMs: number | null; coachingMs: number | null };
 }
 

@@ -12,6 +12,7 @@ import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
 import { STORAGE_DRIVER, StorageDriver } from '../../../core/storage/storage.driver';
 import { LocationsService } from '../../locations/locations.service';
 import { CoachingService } from '../../recycling/coaching.service';
+import { ScheduleService } from '../../recycling/schedules/schedule.service';
 import { LocationType } from '../../recycling/recycling.types';
 import { ClassifiedItem } from '../jobs/job.types';
 import { JobsService } from '../jobs/jobs.service';
@@ -35,6 +36,7 @@ export class ExternalPipelineHandlers implements TaskFailureListener {
     private readonly results: ResultBuilder,
     private readonly coaching: CoachingService,
     private readonly locations: LocationsService,
+    private readonly schedules: ScheduleService,
     private readonly publisher: TaskPublisher,
     private readonly relay: PipelineRelay,
     @Inject(VISION_PROVIDER) private readonly vision: VisionProvider,
@@ -116,16 +118,28 @@ export class ExternalPipelineHandlers implements TaskFailureListener {
     const job = await this.jobs.get(jobId);
     if (!job || job.status !== 'processing' || !job.result || job.result.coaching) return;
     const started = Date.now();
-    const answer = await this.coaching.coach({
-      items: job.result.items.map((i) => ({ categoryId: i.category.id, label: i.label })),
-      hint: job.hint ?? undefined,
-      locale: job.locale,
-    });
+    // The district's days for the items' kinds ride along: every job passes here, with or
+    // without coordinates (then the user's home region). It never fails the step (null instead).
+    const [answer, schedule] = await Promise.all([
+      this.coaching.coach({
+        items: job.result.items.map((i) => ({ categoryId: i.category.id, label: i.label })),
+        hint: job.hint ?? undefined,
+        locale: job.locale,
+      }),
+      this.schedules.forAnalysis({
+        userId: job.userId,
+        lat: job.lat,
+        lng: job.lng,
+        categoryIds: job.result.items.map((i) => i.category.id),
+        locale: job.locale,
+      }),
+    ]);
     const task: SaveTask = {
       jobId,
       part: 'coaching',
       coaching: { message: answer.message, source: answer.source },
       coachingMs: Date.now() - started,
+      schedule: schedule as unknown as Record<string, unknown> | null,
     };
     await this.publisher.publish(RoutingKey.WasteSave, task, { requestId: ctx.requestId });
   }

@@ -157,7 +157,11 @@ export class FastPipelineHandlers implements TaskFailureListener {
             {
               from: ['processing'],
               where: `result->'coaching' = 'null'::jsonb`,
-              resultSet: { coaching: task.coaching, 'timings,coachingMs': task.coachingMs },
+              resultSet: {
+                coaching: task.coaching,
+                schedule: task.schedule ?? null,
+                'timings,coachingMs': task.coachingMs,
+              },
               timings: { coaching: task.coachingMs },
             },
           )
