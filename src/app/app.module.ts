@@ -29,6 +29,7 @@ import { SampleScheduleLoader } from '../modules/recycling/schedules/sample-sche
 import { ScheduleController } from '../modules/recycling/schedules/schedule.controller';
 import { UsersController } from '../modules/users/users.controller';
 import { UsersModule } from '../modules/users/users.module';
+import { CorrectionsAdminController } from '../modules/waste/corrections-admin.controller';
 import { JobEventsHub } from '../modules/waste/jobs/job-events';
 import { WasteBulkHandlers } from '../modules/waste/pipeline/bulk.handlers';
 import { PipelineExpiryHandler } from '../modules/waste/pipeline/expiry.handler';
@@ -77,7 +78,10 @@ const API_PARTS: Record<ApiModuleName, Parts> = {
   waste: { controllers: [WasteController, UploadsController], providers: [JobEventsHub] },
   recycling: { controllers: [RecyclingController, ScheduleController] },
   locations: { controllers: [LocationsController] },
-  admin: { controllers: [DlqController, DailyStatsController], providers: [AdminGuard] },
+  admin: {
+    controllers: [DlqController, DailyStatsController, CorrectionsAdminController],
+    providers: [AdminGuard],
+  },
 };
 
 /** What each worker capability runs: the task handlers of its queues, or the clock. */

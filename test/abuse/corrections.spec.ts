@@ -7,6 +7,8 @@ import { makePhoto, nearCopy } from '../support/photos';
 import { KakaoAuthStandin } from '../support/standins/kakao-auth.standin';
 import { JobBody, submitPhoto, waitForEnd } from '../support/waste-client';
 
+const ADMIN = 'corrections-admin-token-0123456789';
+
 type CachedJob = JobBody & {
   result: NonNullable<JobBody['result']> & { cache: { source?: string | null } };
 };
@@ -35,6 +37,7 @@ describe('corrections are signals: one client cannot rewrite the shared answer',
       KAKAO_AUTH_URL: kakao.url,
       KAKAO_CLIENT_ID: kakao.clientId,
       CORRECTION_CONSENSUS_ACCOUNTS: '3',
+      ADMIN_API_TOKEN: ADMIN,
     });
     base = app.url!;
     db = new Client({ connectionString: iso.databaseUrl });
@@ -133,5 +136,37 @@ describe('corrections are signals: one client cannot rewrite the shared answer',
     const copy = await analyse(bystander, await nearCopy(photo));
     expect(copy.result.cache).toMatchObject({ kind: 'similar', source: 'consensus' });
     expect(copy.result.items[0].category.id).toBe('glass-bottle');
+  });
+
+  it('an operator reviews the corrections and accepts one: the shared answer, marked operator', async () => {
+    const photo = await makePhoto(503);
+    const guest = await guestLogin(base);
+    const job = await analyse(guest, photo);
+    await correct(guest, job.jobId, 'can-metal');
+    const admin = (path: string, method = 'GET') =>
+      fetch(`${base}/api/v1/admin/corrections${path}`, {
+        method,
+        headers: { authorization: `Bearer ${ADMIN}` },
+      });
+    expect((await fetch(`${base}/api/v1/admin/corrections`)).status).toBe(401);
+    const list = (await (await admin('')).json()) as {
+      jobId: string;
+      categoryIds: string[];
+      accounts: number;
+      signals: number;
+    }[];
+    expect(list.find((g) => g.jobId === job.jobId)).toMatchObject({
+      categoryIds: ['can-metal'],
+      accounts: 0,
+      signals: 1,
+    });
+    const bystander = await guestLogin(base);
+    expect((await analyse(bystander, photo)).result.items[0].category.id).toBe('clear-pet');
+    const accepted = await admin(`/${job.jobId}/accept`, 'POST');
+    expect(accepted.status).toBe(200);
+    const after = await analyse(bystander, photo);
+    expect(after.result.cache).toMatchObject({ hit: true, kind: 'exact', source: 'operator' });
+    expect(after.result.items[0].category.id).toBe('can-metal');
+    expect((await admin('/00000000-0000-4000-8000-000000000000/accept', 'POST')).status).toBe(404);
   });
 });

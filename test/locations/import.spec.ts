@@ -8,7 +8,7 @@ import { importLocationsCli } from '../../src/cli/import-locations';
 import { LocationsService } from '../../src/modules/locations/locations.service';
 import { SAMPLE_FILE } from '../../src/modules/locations/sample-data.loader';
 import { bootRole } from '../support/app';
-import { Isolation, isolate } from '../support/isolation';
+import { Isolation, countDataset, isolate } from '../support/isolation';
 
 const HEADER =
   '관리번호,시설명,수거품목,소재지도로명주소,소재지지번주소,위도,경도,운영시간,전화번호';
@@ -38,17 +38,11 @@ describe('locations: CSV import and the bundled sample', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const countDataset = async (dataset: string) =>
-    (
-      (await ds.query(
-        'SELECT count(*)::int AS n FROM locations.collection_points WHERE dataset = $1',
-        [dataset],
-      )) as { n: number }[]
-    )[0].n;
+  const countRows = (dataset: string) => countDataset(ds, 'locations.collection_points', dataset);
 
   it('the all role imports the sample at boot so nearby search answers out of the box', async () => {
     const sampleLines = (await readFile(SAMPLE_FILE, 'utf8')).trim().split('\n').length - 1;
-    expect(await countDataset('sample')).toBe(sampleLines);
+    expect(await countRows('sample')).toBe(sampleLines);
     const items = await service.nearby({ lat: 37.5665, lng: 126.978, radiusM: 1000 });
     expect(items.length).toBeGreaterThan(3);
     expect(items.every((i) => i.name.startsWith('[샘플]') && i.source === 'public-data')).toBe(
@@ -127,7 +121,7 @@ describe('locations: CSV import and the bundled sample', () => {
       unchanged: 2,
       skipped: [],
     });
-    expect(await countDataset('mapo')).toBe(4);
+    expect(await countRows('mapo')).toBe(4);
     const stored = (await ds.query(
       `SELECT name, address, types FROM locations.collection_points
         WHERE dataset = 'mapo' ORDER BY source_id`,
@@ -162,7 +156,7 @@ describe('locations: CSV import and the bundled sample', () => {
       { row: 4, reason: 'unknown type "대형폐기물"' },
       { row: 5, reason: 'missing name' },
     ]);
-    expect(await countDataset('skips')).toBe(1);
+    expect(await countRows('skips')).toBe(1);
   });
 
   it('the CLI imports a CP949 file into DATABASE_URL and prints the report', async () => {
@@ -201,6 +195,6 @@ describe('locations: CSV import and the bundled sample', () => {
     expect(report.skipped).toEqual([
       { row: 3, reason: expect.stringContaining('bad coordinates') },
     ]);
-    expect(await countDataset('종로구_폐건전지수거함')).toBe(1);
+    expect(await countRows('종로구_폐건전지수거함')).toBe(1);
   });
 });

@@ -91,6 +91,8 @@ describe('GET /recycling/schedule and the home region', () => {
   };
   const schedule = (query: string, target = offlineApp, headers = offlineAuth) =>
     call(target, `/recycling/schedule${query}`, headers);
+  const patchMe = (body: unknown) =>
+    call(offlineApp, '/users/me', offlineAuth, { method: 'PATCH', body: JSON.stringify(body) });
 
   it('answers a region by name with its zones, days, hours, department and next window', async () => {
     const res = await schedule(`?region=${encodeURIComponent('서울 강남구')}`);
@@ -207,10 +209,7 @@ describe('GET /recycling/schedule and the home region', () => {
   });
 
   it('PATCH /users/me saves a home region, used when the request has no location', async () => {
-    const saved = await call(offlineApp, '/users/me', offlineAuth, {
-      method: 'PATCH',
-      body: JSON.stringify({ homeRegion: '서울 마포구' }),
-    });
+    const saved = await patchMe({ homeRegion: '서울 마포구' });
     expect(saved.status).toBe(200);
     expect(saved.body.homeRegion).toEqual({
       code: '11440',
@@ -225,10 +224,7 @@ describe('GET /recycling/schedule and the home region', () => {
     expect(res.body.zones[0].zone).toBe('[샘플] 마포구 전역');
 
     for (const homeRegion of ['중구', '없는구', 'a\u0000b', 42]) {
-      const bad = await call(offlineApp, '/users/me', offlineAuth, {
-        method: 'PATCH',
-        body: JSON.stringify({ homeRegion }),
-      });
+      const bad = await patchMe({ homeRegion });
       expect([homeRegion, bad.status, bad.body.code]).toEqual([
         homeRegion,
         400,
@@ -238,10 +234,7 @@ describe('GET /recycling/schedule and the home region', () => {
       const fields = homeRegion === 'a\u0000b' ? ['body', 'homeRegion'] : ['homeRegion'];
       expect(fields).toContain(bad.body.errors[0].field);
     }
-    const removed = await call(offlineApp, '/users/me', offlineAuth, {
-      method: 'PATCH',
-      body: JSON.stringify({ homeRegion: null }),
-    });
+    const removed = await patchMe({ homeRegion: null });
     expect(removed.body.homeRegion).toBeNull();
     expect((await schedule('')).status).toBe(400);
   });

@@ -8,7 +8,7 @@ import { importSchedulesCli } from '../../src/cli/import-schedules';
 import { SAMPLE_SCHEDULE_FILE } from '../../src/modules/recycling/schedules/sample-schedule.loader';
 import { ScheduleService } from '../../src/modules/recycling/schedules/schedule.service';
 import { bootRole } from '../support/app';
-import { Isolation, isolate } from '../support/isolation';
+import { Isolation, countDataset, isolate } from '../support/isolation';
 
 /** The standard data's columns, in the portal's order (no 관리번호: ids come from the content). */
 const HEADER = [
@@ -97,17 +97,11 @@ describe('disposal schedules: CSV import and the bundled sample', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const countDataset = async (dataset: string) =>
-    (
-      (await ds.query(
-        'SELECT count(*)::int AS n FROM recycling.disposal_schedules WHERE dataset = $1',
-        [dataset],
-      )) as { n: number }[]
-    )[0].n;
+  const countRows = (dataset: string) => countDataset(ds, 'recycling.disposal_schedules', dataset);
 
   it('the all role loads the sample once; it is marked as a sample everywhere', async () => {
     const lines = (await readFile(SAMPLE_SCHEDULE_FILE, 'utf8')).trim().split('\n').length - 1;
-    expect(await countDataset('sample')).toBe(lines);
+    expect(await countRows('sample')).toBe(lines);
     const marked = (await ds.query(
       `SELECT count(*)::int AS n FROM recycling.disposal_schedules
         WHERE dataset = 'sample' AND zone_name LIKE '[샘플]%' AND provider_name LIKE '[샘플 데이터]%'`,
@@ -133,7 +127,7 @@ describe('disposal schedules: CSV import and the bundled sample', () => {
       dataset: 'yuseong',
     });
     expect(second).toMatchObject({ encoding: 'cp949', inserted: 0, updated: 1, unchanged: 1 });
-    expect(await countDataset('yuseong')).toBe(2);
+    expect(await countRows('yuseong')).toBe(2);
     const answer = await schedules.forRegion({
       ...schedules.regions.fromText('대전 유성구'),
       source: 'query',
@@ -205,7 +199,7 @@ describe('disposal schedules: CSV import and the bundled sample', () => {
       /\(cp949\): 2 rows — 1 inserted, 0 updated, 0 unchanged, 1 skipped in \d+ ms/,
     );
     expect(out[1]).toContain('skipped line 3: bad time "x"');
-    expect(await countDataset('강원_춘천시_생활쓰레기배출정보')).toBe(1);
+    expect(await countRows('강원_춘천시_생활쓰레기배출정보')).toBe(1);
     // 강원도 (old name, old code 42) is the same 시도 as 강원특별자치도 (51).
     const answer = await schedules.forRegion({
       ...schedules.regions.fromText('춘천시'),

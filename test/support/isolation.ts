@@ -83,3 +83,15 @@ export async function isolate(label: string): Promise<Isolation> {
     },
   };
 }
+
+/** Rows of an imported table that carry this `dataset` label (the importers' tests). */
+export async function countDataset(
+  ds: { query: (sql: string, params: unknown[]) => Promise<unknown> },
+  table: 'locations.collection_points' | 'recycling.disposal_schedules',
+  dataset: string,
+): Promise<number> {
+  const rows = (await ds.query(`SELECT count(*)::int AS n FROM ${table} WHERE dataset = $1`, [
+    dataset,
+  ])) as { n: number }[];
+  return rows[0].n;
+}

@@ -139,3 +139,54 @@ export async function importParsed<R extends { row: number }>(
     durationMs: Math.round(performance.now() - started),
   };
 }
+
+/**
+ * Decodes the file and maps its header; `missing` names what the importer cannot do without,
+ * and then the whole file is refused (CsvFormatError naming the columns and the header read).
+ */
+export function readColumns<F extends string>(
+  bytes: Buffer,
+  encoding: CsvEncoding,
+  names: Record<F, string[]>,
+  missing: (col: Partial<Record<F, number>>) => string[],
+): {
+  encoding: 'utf8' | 'cp949';
+  header: string[];
+  col: Partial<Record<F, number>>;
+  records: CsvRecord[];
+} {
+  const { encoding: used, header, records } = readCsv(bytes, encoding);
+  const col = mapHeader(header, names);
+  const absent = missing(col);
+  if (absent.length) {
+    throw new CsvFormatError(
+      `required columns not found: ${absent.join(', ')} (header read as ${used}: ${header.join(', ')})`,
+    );
+  }
+  return { encoding: used, header, col, records };
+}
+
+/**
+ * Visits each record with the right number of columns; `get(field)` is its cleaned cell ('' when
+ * the file lacks the column) and `skip(reason)` reports the record by line. Returns the skips.
+ */
+export function eachRecord<F extends string>(
+  file: { header: string[]; col: Partial<Record<F, number>>; records: CsvRecord[] },
+  visit: (get: (f: F) => string, skip: (reason: string) => void, line: number) => void,
+): SkippedRow[] {
+  const skipped: SkippedRow[] = [];
+  const width = file.header.length;
+  for (const { record, line } of file.records) {
+    const skip = (reason: string) => void skipped.push({ row: line, reason });
+    if (record.length !== width) {
+      skip(`expected ${width} columns, found ${record.length}`);
+      continue;
+    }
+    const get = (f: F) => {
+      const i = file.col[f];
+      return i === undefined ? '' : cleanCell(record[i]);
+    };
+    visit(get, skip, line);
+  }
+  return skipped;
+}

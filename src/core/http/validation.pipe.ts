@@ -1,13 +1,19 @@
 import { ValidationError, ValidationPipe } from '@nestjs/common';
 import { FieldError, ProblemException } from './problem';
 
+/** A field name worth naming back: the DTOs' own names look like this; anything else is not echoed. */
+const NAMEABLE = /^[A-Za-z_][A-Za-z0-9_]{0,63}$|^\d{1,6}$/;
+
 function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   return errors.flatMap((e) => {
-    const field = parent ? `${parent}.${e.property}` : e.property;
-    const own = Object.values(e.constraints ?? {}).map((message) => ({
-      field,
-      message: e.constraints?.whitelistValidation === message ? `${field} is not allowed` : message,
-    }));
+    // Unknown keys are the client's input: an odd one is reported without its name.
+    const name = NAMEABLE.test(e.property) ? e.property : '(unnamed)';
+    const field = parent ? `${parent}.${name}` : name;
+    const own = Object.values(e.constraints ?? {}).map((message) =>
+      e.constraints?.whitelistValidation === message
+        ? { field, message: `${field} is not allowed` }
+        : { field, message: name === e.property ? message : `${field} is not valid` },
+    );
     return [...own, ...flatten(e.children ?? [], field)];
   });
 }

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import type { WriteStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve, sep } from 'node:path';
 import {
   ObjectTooLargeError,
@@ -113,13 +114,22 @@ export class LocalStorageDriver implements StorageDriver {
 
   async put(key: string, body: Buffer, contentType: string): Promise<void> {
     const p = this.path(key);
-    await mkdir(dirname(p), { recursive: true });
     // Write-then-rename so a reader never sees half a file.
-    await writeFile(`${p}.tmp`, body);
+    for (let attempt = 0; ; attempt++) {
+      await mkdir(dirname(p), { recursive: true });
+      try {
+        await writeFile(`${p}.tmp`, body);
+        break;
+      } catch (err) {
+        // A concurrent delete pruned the directory between mkdir and write.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 3) throw err;
+      }
+    }
     await writeFile(`${p}.meta`, JSON.stringify({ contentType }));
     await rename(`${p}.tmp`, p);
   }
 
+  /** Deletes the objects and then their directories if that left them empty. */
   async delete(keys: string[]): Promise<void> {
     await Promise.all(
       keys.flatMap((k) => [
@@ -127,6 +137,41 @@ export class LocalStorageDriver implements StorageDriver {
         rm(this.path(k) + '.meta', { force: true }),
       ]),
     );
+    const dirs = new Set(keys.map((k) => dirname(this.path(k))));
+    for (const dir of dirs) await this.pruneEmpty(dir);
+  }
+
+  /**
+   * Removes `dir` and its parents while they are empty, stopping below the root's own children
+   * (`uploads/`, `images/`): per-job and per-user directories would otherwise pile up by the
+   * thousand. rmdir refuses a non-empty directory, so a concurrent writer's file is never lost;
+   * a writer whose directory vanished between mkdir and open retries (`openTemp`, `put`).
+   */
+  private async pruneEmpty(dir: string): Promise<void> {
+    const root = resolve(this.root);
+    let current = resolve(dir);
+    while (dirname(current) !== root && current.startsWith(root + sep)) {
+      try {
+        await rmdir(current);
+      } catch {
+        return; // not empty (or already gone)
+      }
+      current = dirname(current);
+    }
+  }
+
+  /** Creates the upload's temp file (its directory too), retrying if a prune removed it. */
+  async openTemp(key: string): Promise<{ path: string; stream: WriteStream }> {
+    const path = this.tempPathFor(key);
+    for (let attempt = 0; ; attempt++) {
+      await mkdir(dirname(path), { recursive: true });
+      try {
+        const file = await open(path, 'wx');
+        return { path, stream: file.createWriteStream() };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 3) throw err;
+      }
+    }
   }
 
   async ping(): Promise<boolean> {
@@ -147,9 +192,5 @@ export class LocalStorageDriver implements StorageDriver {
     const p = this.path(key);
     await writeFile(`${p}.meta`, JSON.stringify({ contentType }));
     await rename(tempPath, p);
-  }
-
-  async ensureDirFor(key: string): Promise<void> {
-    await mkdir(dirname(this.path(key)), { recursive: true });
   }
 }

@@ -1,13 +1,13 @@
 import { Controller, HttpCode, Inject, Put, Query, Req } from '@nestjs/common';
 import { ApiExcludeEndpoint } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { ProblemException } from '../../core/http/problem';
 import { LocalStorageDriver } from '../../core/storage/local.driver';
 import { STORAGE_DRIVER, StorageDriver } from '../../core/storage/storage.driver';
+import { JobsService } from './jobs/jobs.service';
 
 /**
  * The `local` storage driver's upload target: the signed URL handed out by POST /waste/analyze
@@ -16,7 +16,28 @@ import { STORAGE_DRIVER, StorageDriver } from '../../core/storage/storage.driver
  */
 @Controller('waste/uploads')
 export class UploadsController {
-  constructor(@Inject(STORAGE_DRIVER) private readonly storage: StorageDriver) {}
+  constructor(
+    @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
+    private readonly jobs: JobsService,
+  ) {}
+
+  /**
+   * One PUT per link: once a photo is stored, or its job has moved on (queued, processed,
+   * ended; the original is deleted by then), the link is spent — a second PUT is a 409, not a
+   * fresh original nobody would ever delete.
+   */
+  private async refuseUsedLink(key: string): Promise<void> {
+    const jobId = /^uploads\/[^/]+\/([^/]+)\/original$/.exec(key)?.[1];
+    const job = jobId ? await this.jobs.get(jobId) : undefined;
+    const stored = await this.storage.head(key);
+    if (stored || !job || job.status !== 'awaiting_upload') {
+      throw new ProblemException(
+        409,
+        'UPLOAD_LINK_USED',
+        'a photo was already uploaded with this link; start a new analysis for another',
+      );
+    }
+  }
 
   @Put()
   @HttpCode(200)
@@ -53,8 +74,8 @@ export class UploadsController {
         `this link accepts exactly ${grant.contentLength} bytes`,
       );
     }
-    await this.storage.ensureDirFor(grant.key);
-    const temp = this.storage.tempPathFor(grant.key);
+    await this.refuseUsedLink(grant.key);
+    const { path: temp, stream: file } = await this.storage.openTemp(grant.key);
     let received = 0;
     const limit = new Transform({
       transform(chunk: Buffer, _enc, cb) {
@@ -65,7 +86,7 @@ export class UploadsController {
       },
     });
     try {
-      await pipeline(req, limit, createWriteStream(temp));
+      await pipeline(req, limit, file);
       if (received !== grant.contentLength) {
         throw new ProblemException(
           400,

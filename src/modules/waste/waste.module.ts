@@ -28,6 +28,13 @@ import { ResultBuilder } from './pipeline/result-builder';
     AnalysisService,
     CorrectionSignals,
   ],
-  exports: [JobsService, ImageCacheService, ResultBuilder, PipelineRelay, AnalysisService],
+  exports: [
+    CorrectionSignals,
+    JobsService,
+    ImageCacheService,
+    ResultBuilder,
+    PipelineRelay,
+    AnalysisService,
+  ],
 })
 export class WasteModule {}

@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto';
 import {
   CsvEncoding,
-  CsvFormatError,
   SkippedRow,
-  cleanCell as clean,
-  mapHeader,
-  readCsv,
+  eachRecord,
+  readColumns,
 } from '../../../core/csv/public-data-csv';
 import type { CollectionPointInput } from '../collection-points.repository';
 import { LocationType, typesFromCell } from '../location.types';
@@ -89,35 +87,25 @@ export function deriveSourceId(managementNo: string, name: string, address: stri
  * upsert, and lists every row it will not import with its line number and the reason.
  */
 export function parseCollectionPointsCsv(bytes: Buffer, options: CsvImportOptions = {}): ParsedCsv {
-  const { encoding: used, header, records } = readCsv(bytes, options.encoding ?? 'auto');
-  const col = mapHeader(header, HEADERS);
-  const missing: string[] = [];
-  if (col.name === undefined) missing.push('name (시설명/명칭)');
-  if (col.lat === undefined) missing.push('latitude (위도)');
-  if (col.lng === undefined) missing.push('longitude (경도)');
-  if (col.type === undefined && !options.defaultTypes?.length) {
-    missing.push('type (수거품목/구분), or pass a default type');
-  }
-  if (col.road === undefined && col.jibun === undefined) missing.push('address (도로명주소)');
-  if (missing.length) {
-    throw new CsvFormatError(
-      `required columns not found: ${missing.join(', ')} (header read as ${used}: ${header.join(', ')})`,
-    );
-  }
-
-  const result: ParsedCsv = { encoding: used, total: records.length, rows: [], skipped: [] };
-  const seen = new Map<string, number>();
-  for (const { record, line: row } of records) {
-    const skip = (reason: string) => result.skipped.push({ row, reason });
-    if (record.length !== header.length) {
-      skip(`expected ${header.length} columns, found ${record.length}`);
-      continue;
+  const file = readColumns(bytes, options.encoding ?? 'auto', HEADERS, (col) => {
+    const missing: string[] = [];
+    if (col.name === undefined) missing.push('name (시설명/명칭)');
+    if (col.lat === undefined) missing.push('latitude (위도)');
+    if (col.lng === undefined) missing.push('longitude (경도)');
+    if (col.type === undefined && !options.defaultTypes?.length) {
+      missing.push('type (수거품목/구분), or pass a default type');
     }
-    const get = (f: Field) => (col[f] === undefined ? '' : clean(record[col[f]]));
+    if (col.road === undefined && col.jibun === undefined) missing.push('address (도로명주소)');
+    return missing;
+  });
+
+  const rows: ParsedCsv['rows'] = [];
+  const seen = new Map<string, number>();
+  const skipped = eachRecord(file, (get, skip, row) => {
     const name = get('name');
     if (!name) {
       skip('missing name');
-      continue;
+      return;
     }
     const latText = get('lat');
     const lngText = get('lng');
@@ -125,15 +113,15 @@ export function parseCollectionPointsCsv(bytes: Buffer, options: CsvImportOption
     const lng = parseCoordinate(lngText);
     if (!Number.isFinite(lat) || !Number.isFinite(lng)) {
       skip(`bad coordinates: latitude "${latText}", longitude "${lngText}" are not numbers`);
-      continue;
+      return;
     }
     if (lat < -90 || lat > 90 || lng < -180 || lng > 180) {
       skip(`bad coordinates: latitude ${lat}, longitude ${lng} out of range`);
-      continue;
+      return;
     }
     if (lat === 0 && lng === 0) {
       skip('bad coordinates: 0, 0 (missing)');
-      continue;
+      return;
     }
     const typeCell = get('type');
     let types: LocationType[];
@@ -141,24 +129,24 @@ export function parseCollectionPointsCsv(bytes: Buffer, options: CsvImportOption
       const parsed = typesFromCell(typeCell);
       if (!parsed.types.length) {
         skip(`unknown type "${typeCell}"`);
-        continue;
+        return;
       }
       types = parsed.types;
     } else if (options.defaultTypes?.length) {
       types = options.defaultTypes;
     } else {
       skip('missing type');
-      continue;
+      return;
     }
     const address = get('road') || get('jibun');
     const sourceId = deriveSourceId(get('id'), name, address);
     const first = seen.get(sourceId);
     if (first !== undefined) {
       skip(`duplicate of line ${first} (same ${get('id') ? '관리번호' : 'name and address'})`);
-      continue;
+      return;
     }
     seen.set(sourceId, row);
-    result.rows.push({
+    rows.push({
       row,
       source: 'public-data',
       sourceId,
@@ -171,6 +159,6 @@ export function parseCollectionPointsCsv(bytes: Buffer, options: CsvImportOption
       openingHours: orNull(get('hours')),
       phone: orNull(get('phone')),
     });
-  }
-  return result;
+  });
+  return { encoding: file.encoding, total: file.records.length, rows, skipped };
 }

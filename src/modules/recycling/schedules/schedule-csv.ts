@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto';
 import {
   CsvEncoding,
-  CsvFormatError,
   SkippedRow,
-  cleanCell,
-  mapHeader,
-  readCsv,
+  eachRecord,
+  readColumns,
 } from '../../../core/csv/public-data-csv';
 import { nameKey, sidoCodeOf, sidoNameOf } from '../../locations/regions/region-names';
 import { formatClock, parseClock } from './put-out-window';
@@ -158,44 +156,35 @@ export function parseScheduleCsv(
   bytes: Buffer,
   options: ScheduleCsvOptions = {},
 ): ParsedScheduleCsv {
-  const { encoding, header, records } = readCsv(bytes, options.encoding ?? 'auto');
-  const col = mapHeader(header, HEADERS);
-  const missing: string[] = [];
-  if (col.sido === undefined) missing.push('시도명');
-  if (col.sigungu === undefined) missing.push('시군구명');
-  if (!CONTENT_FIELDS.some((f) => col[f] !== undefined)) {
-    missing.push('any of 생활쓰레기배출방법/…배출요일/배출장소');
-  }
-  if (missing.length) {
-    throw new CsvFormatError(
-      `required columns not found: ${missing.join(', ')} (header read as ${encoding}: ${header.join(', ')})`,
-    );
-  }
-  const result: ParsedScheduleCsv = { encoding, total: records.length, rows: [], skipped: [] };
-  const seen = new Map<string, number>();
-  for (const { record, line: row } of records) {
-    const skip = (reason: string) => result.skipped.push({ row, reason });
-    if (record.length !== header.length) {
-      skip(`expected ${header.length} columns, found ${record.length}`);
-      continue;
+  const file = readColumns(bytes, options.encoding ?? 'auto', HEADERS, (col) => {
+    const missing: string[] = [];
+    if (col.sido === undefined) missing.push('시도명');
+    if (col.sigungu === undefined) missing.push('시군구명');
+    if (!CONTENT_FIELDS.some((f) => col[f] !== undefined)) {
+      missing.push('any of 생활쓰레기배출방법/…배출요일/배출장소');
     }
-    const get = (f: Field) => (col[f] === undefined ? '' : cleanCell(record[col[f]]));
+    return missing;
+  });
+  const { header, col } = file;
+  const rows: ParsedScheduleCsv['rows'] = [];
+  const seen = new Map<string, number>();
+  const skipped = eachRecord(file, (get, skip, row) => {
     const sidoText = get('sido');
     const sigunguText = get('sigungu');
     if (!sidoText || !sigunguText) {
       skip(`missing ${!sidoText ? '시도명' : '시군구명'}`);
-      continue;
+      return;
     }
     const sidoCode = sidoCodeOf(sidoText);
     if (!sidoCode) {
       skip(`unknown 시도명 "${sidoText}"`);
-      continue;
+      return;
     }
     // "서울특별시 강남구" in the 시군구 column: the 시도 part is dropped.
     const sigungu = sigunguText.replace(/^\S+\s+(?=\S)/, (p) => (sidoCodeOf(p) ? '' : p));
     if (!CONTENT_FIELDS.some((f) => get(f))) {
       skip('no disposal method, day or place for any kind of waste');
-      continue;
+      return;
     }
     const times: Partial<Record<(typeof TIME_FIELDS)[number], string | null>> = {};
     const badTime = TIME_FIELDS.find((f) => {
@@ -207,12 +196,12 @@ export function parseScheduleCsv(
     });
     if (badTime) {
       skip(`bad time "${get(badTime)}" in ${header[col[badTime]!]}`);
-      continue;
+      return;
     }
     const dataDate = parseDataDate(get('dataDate'));
     if (Number.isNaN(dataDate)) {
       skip(`bad 데이터기준일자 "${get('dataDate')}"`);
-      continue;
+      return;
     }
     const sourceId = scheduleSourceId(get('id'), [
       sidoCode,
@@ -227,11 +216,11 @@ export function parseScheduleCsv(
       skip(
         `duplicate of line ${first} (same ${get('id') ? '관리번호' : '시군구, 관리구역 and 배출장소'})`,
       );
-      continue;
+      return;
     }
     seen.set(sourceId, row);
     const text = (f: TextField) => orNull(get(f));
-    result.rows.push({
+    rows.push({
       row,
       sourceId,
       dataset: options.dataset ?? null,
@@ -266,6 +255,6 @@ export function parseScheduleCsv(
       providerCode: text('providerCode'),
       providerName: text('providerName'),
     });
-  }
-  return result;
+  });
+  return { encoding: file.encoding, total: file.records.length, rows, skipped };
 }

@@ -38,9 +38,10 @@ class CacheDto {
   @ApiProperty() hit!: boolean;
   @ApiPropertyOptional({ enum: ['exact', 'similar'], nullable: true }) kind!: string | null;
   @ApiPropertyOptional({
-    enum: ['vision', 'consensus'],
+    enum: ['vision', 'consensus', 'operator'],
     nullable: true,
-    description: "A hit's origin: the vision provider, or several accounts' agreeing corrections",
+    description:
+      "A hit's origin: the vision provider, several accounts' agreeing corrections, or an operator",
   })
   source?: string | null;
 }

@@ -45,7 +45,7 @@ export interface JobResult {
     hit: boolean;
     kind: 'exact' | 'similar' | null;
     /** For a hit: where the cached answer came from (docs/pipeline.md → Corrections). */
-    source?: 'vision' | 'consensus' | null;
+    source?: 'vision' | 'consensus' | 'operator' | null;
   };
   nearby: unknown[] | null;
   /** District disposal days for the items' kinds (docs/schedules.md); null without a region. */

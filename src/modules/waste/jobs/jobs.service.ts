@@ -1,9 +1,10 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { ProblemException } from '../../../core/http/problem';
 import { Metrics } from '../../../core/observability/metrics';
 import { RedisService } from '../../../core/redis/redis.service';
+import { STORAGE_DRIVER, StorageDriver } from '../../../core/storage/storage.driver';
 import { JobEntity } from './job.entity';
 import { JobEventsEmitter } from './job-events';
 import { JobResult, JobStage, JobStatus, JobView, StageTimings, TERMINAL } from './job.types';
@@ -118,6 +119,7 @@ export class JobsService {
     @InjectDataSource() private readonly db: DataSource,
     private readonly redis: RedisService,
     private readonly events: JobEventsEmitter,
+    @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     metrics: Metrics,
   ) {
     this.finished = metrics.counter(
@@ -230,10 +232,22 @@ export class JobsService {
     return row ? rowToEntity(row) : undefined;
   }
 
-  /** After a committed change: the ended-jobs counter, the status snapshot and the SSE event. */
+  /**
+   * After a committed change: the ended-jobs counter, the status snapshot and the SSE event. A job
+   * that failed or expired loses its raw upload first (EXIF/GPS included: docs/pipeline.md →
+   * Storage), so no client sees it ended while the original is still stored; a completed job's
+   * was deleted as soon as the clean copy existed.
+   */
   async announce(job: JobEntity, status?: JobStatus): Promise<void> {
     if (status && TERMINAL.includes(status)) {
       this.finished.labels(status, job.errorCode ?? '').inc();
+    }
+    if (status === 'failed' || status === 'expired') {
+      await this.storage
+        .delete([job.storageKey])
+        .catch((err: unknown) =>
+          this.logger.warn(`upload of ended job ${job.id} not deleted: ${String(err)}`),
+        );
     }
     await this.publish(job);
   }

@@ -7,9 +7,10 @@ import { colourDistance, hammingHex } from './image-processing';
 
 /**
  * Where a cached answer came from: the vision provider (or the user's hint with `none`), or
- * the consensus of several accounts' corrections (docs/pipeline.md → Corrections).
+ * the consensus of several accounts' corrections, or an operator's review (docs/pipeline.md →
+ * Corrections).
  */
-export type CacheSource = 'vision' | 'consensus';
+export type CacheSource = 'vision' | 'consensus' | 'operator';
 
 export interface CachedClassification {
   items: ClassifiedItem[];
