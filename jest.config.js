@@ -1,23 +1,43 @@
+/**
+ * Two projects, one Jest run (so `npm test` reports one result, and .ci/run reads one JSON):
+ * `unit` — src/**\/*.spec.ts, pure logic and services with their repositories or drivers
+ * replaced, no service running (`npm run test:unit`); `integration` — test/**\/*.spec.ts, against
+ * the real PostgreSQL, Redis and RabbitMQ (`npm run test:integration`).
+ */
+const transform = {
+  '^.+\\.ts$': [
+    '@swc/jest',
+    {
+      jsc: {
+        parser: { syntax: 'typescript', decorators: true },
+        transform: { legacyDecorator: true, decoratorMetadata: true },
+        target: 'es2022',
+        keepClassNames: true,
+      },
+      module: { type: 'commonjs' },
+      sourceMaps: 'inline',
+    },
+  ],
+};
+
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
-  roots: ['<rootDir>/src', '<rootDir>/test'],
-  testMatch: ['**/*.spec.ts'],
-  transform: {
-    '^.+\\.ts$': [
-      '@swc/jest',
-      {
-        jsc: {
-          parser: { syntax: 'typescript', decorators: true },
-          transform: { legacyDecorator: true, decoratorMetadata: true },
-          target: 'es2022',
-          keepClassNames: true,
-        },
-        module: { type: 'commonjs' },
-        sourceMaps: 'inline',
-      },
-    ],
-  },
+  projects: [
+    {
+      displayName: 'unit',
+      testEnvironment: 'node',
+      roots: ['<rootDir>/src'],
+      testMatch: ['**/*.spec.ts'],
+      transform,
+    },
+    {
+      displayName: 'integration',
+      testEnvironment: 'node',
+      roots: ['<rootDir>/test'],
+      testMatch: ['**/*.spec.ts'],
+      transform,
+    },
+  ],
   testTimeout: 60000,
   maxWorkers: 2,
   // Integration suites open sockets to PostgreSQL, Redis and RabbitMQ; each closes its own.

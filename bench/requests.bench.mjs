@@ -9,10 +9,11 @@
 //      Express and on Fastify (bench/lib/hello.mjs).
 //
 //   npx nest build && node bench/requests.bench.mjs [--requests 300] [--seconds 8] [--only status,me]
+//   [--dist <another build's dist/, for a before/after>]
 //   [--no-throughput]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { photoPool } from './lib/photos.mjs';
@@ -97,7 +98,11 @@ async function main() {
   let sys;
   let standins;
   try {
-    const distDir = await snapshotDist(root, iso.work);
+    const distDir = await snapshotDist(
+      root,
+      iso.work,
+      opt('dist') ? resolve(root, opt('dist')) : undefined,
+    );
     const pool = await photoPool(root, 8);
     standins = await startStandins(S);
     sys = new System(iso, distDir, standins, S);

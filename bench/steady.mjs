@@ -8,7 +8,8 @@
 // Options: --rates a,b,c (users/s), --duration S (60), --topology all|split (all: one process,
 // `npm start`'s role), --peer DIR (or BENCH_PEER; default ../shared/peers/seedstack from the
 // repo root), --no-peer, --vision MS (3000) --llm MS (5000): the stand-ins' fixed latencies,
-// --no-report (skip docs/benchmarks.md), --keep.
+// --no-report (skip docs/benchmarks.md), --keep, --dist DIR (another build's dist/, e.g. an
+// earlier commit's, for a before/after).
 //
 // CPU per job is read from /proc for each group of processes: the app (our roles; the peer's
 // uvicorn + Celery process group), PostgreSQL (the backends connected to the system's own
@@ -18,7 +19,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import pg from 'pg';
 import { verify } from './lib/checks.mjs';
 import { clearImageCache } from './lib/journeys.mjs';
@@ -185,7 +186,11 @@ async function main() {
   let admin;
   let ok = true;
   try {
-    const distDir = await snapshotDist(root, iso.work);
+    const distDir = await snapshotDist(
+      root,
+      iso.work,
+      opt('dist') ? resolve(root, opt('dist')) : undefined,
+    );
     // Photos before the clock: enough new ones for the highest rate.
     const pool = await photoPool(root, Math.max(...RATES) * DURATION_S);
     log(`${pool.originals.length} photos ready`);

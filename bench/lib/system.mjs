@@ -139,10 +139,13 @@ export async function isolate(root) {
   };
 }
 
-/** A copy of dist/ for this run: a rebuild in the work tree during the run cannot touch it. */
-export async function snapshotDist(root, work) {
+/**
+ * A copy of dist/ for this run: a rebuild in the work tree during the run cannot touch it.
+ * `from`: another build (e.g. an earlier commit's, for a before/after); default `root/dist`.
+ */
+export async function snapshotDist(root, work, from = join(root, 'dist')) {
   const target = join(work, 'dist');
-  await cp(join(root, 'dist'), target, { recursive: true });
+  await cp(from, target, { recursive: true });
   return target;
 }
 

@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { Test, TestingModule } from '@nestjs/testing';
 import { loadConfig } from '../../src/core/config/app-config';
+import { DatabaseModule } from '../../src/core/database/database.module';
 import { ConfigModule } from '../../src/core/config/config.module';
 import { Metrics } from '../../src/core/observability/metrics';
 import { RedisModule } from '../../src/core/redis/redis.module';
@@ -82,7 +83,14 @@ describe('coaching (LLM grounded on the rules, with rule-text fallback)', () => 
       LLM_MAX_RETRIES: '1',
     });
     moduleRef = await Test.createTestingModule({
-      imports: [ConfigModule.forRoot(config), MetricsOnlyModule, RedisModule, RecyclingModule],
+      imports: [
+        ConfigModule.forRoot(config),
+        MetricsOnlyModule,
+        RedisModule,
+        // RecyclingModule's disposal schedules read PostgreSQL (not used by these tests).
+        DatabaseModule.forRoot(),
+        RecyclingModule,
+      ],
     }).compile();
     await moduleRef.init();
     coaching = moduleRef.get(CoachingService);
@@ -303,7 +311,14 @@ describe('coaching (LLM grounded on the rules, with rule-text fallback)', () => 
     const boot = (overrides: Record<string, string>) => {
       const config = testConfig(iso, { APP_ROLE: 'external', ...overrides });
       return Test.createTestingModule({
-        imports: [ConfigModule.forRoot(config), MetricsOnlyModule, RedisModule, RecyclingModule],
+        imports: [
+          ConfigModule.forRoot(config),
+          MetricsOnlyModule,
+          RedisModule,
+          // RecyclingModule's disposal schedules read PostgreSQL (not used by these tests).
+          DatabaseModule.forRoot(),
+          RecyclingModule,
+        ],
       }).compile();
     };
     await expect(boot({ ROBOFLOW_LABEL_MAP: '/nonexistent/map.yaml' })).rejects.toThrow(

@@ -69,6 +69,25 @@ describe('a completed analysis carries the district disposal days for its items'
     expect(r.schedule.zones[0].kinds[0].next.text).toMatch(/20:00–04:00$|^now until 04:00$/);
   });
 
+  it('a correction to another kind recomputes the schedule for the new kind', async () => {
+    const { jobId } = await submitPhoto(base, alice.accessToken, await makePhoto(306), {
+      hint: '페트병',
+      lat: 37.5173,
+      lng: 127.0474,
+    });
+    const job = await waitForEnd(base, alice.accessToken, jobId);
+    expect((job.result as Json).schedule.zones[0].kinds[0].kind).toBe('recyclable');
+    const res = await fetch(`${base}/api/v1/waste/jobs/${jobId}/correction`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...bearer(alice) },
+      body: JSON.stringify({ items: [{ index: 0, categoryId: 'food-waste' }] }),
+    });
+    expect(res.status).toBe(200);
+    const corrected = (await res.json()) as Json;
+    expect(corrected.result.items[0].category.id).toBe('food-waste');
+    expect(corrected.result.schedule.zones[0].kinds.map((k: Json) => k.kind)).toEqual(['food']);
+  });
+
   it('items that go to a drop-off box get no schedule (the nearby points answer them)', async () => {
     const r = await result(alice, 305, { hint: '건전지', lat: 37.5173, lng: 127.0474 });
     expect(r.items[0].category.id).toBe('battery');

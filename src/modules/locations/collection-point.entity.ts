@@ -3,6 +3,7 @@ import {
   CreateDateColumn,
   Entity,
   PrimaryGeneratedColumn,
+  Unique,
   UpdateDateColumn,
 } from 'typeorm';
 import type { LocationType } from './location.types';
@@ -13,6 +14,7 @@ import type { LocationType } from './location.types';
  * mapped here: TypeORM does not know the type and only SQL in CollectionPointsRepository uses it.
  */
 @Entity({ schema: 'locations', name: 'collection_points' })
+@Unique('collection_points_source_uq', ['source', 'sourceId'])
 export class CollectionPoint {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
@@ -35,7 +37,7 @@ export class CollectionPoint {
   @Column('text', { array: true })
   types!: LocationType[];
 
-  @Column('text')
+  @Column('text', { default: '' })
   address!: string;
 
   @Column('double precision')

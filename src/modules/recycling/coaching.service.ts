@@ -132,9 +132,12 @@ export class CoachingService {
       return { message, source: 'llm', cached: false };
     } catch (err) {
       const reason = err instanceof LlmCoachError ? err.reason : 'error';
-      this.logger.warn(
-        `LLM coaching failed (${reason}): ${err instanceof Error ? err.message : String(err)}`,
-      );
+      // LLM_PROVIDER=none is a choice, not a failure worth a warning on every message.
+      if (reason !== 'disabled') {
+        this.logger.warn(
+          `LLM coaching failed (${reason}): ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
       return this.rules(fallback, reason);
     }
   }

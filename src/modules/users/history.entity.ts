@@ -21,7 +21,7 @@ export class HistoryEntity {
   @Column('text')
   status!: 'completed' | 'failed';
 
-  @Column('jsonb')
+  @Column('jsonb', { default: () => "'[]'" })
   items!: HistoryItemSummary[];
 
   @Column('jsonb')

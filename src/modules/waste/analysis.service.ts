@@ -8,6 +8,7 @@ import { RedisService } from '../../core/redis/redis.service';
 import { STORAGE_DRIVER, StorageDriver } from '../../core/storage/storage.driver';
 import { HistoryService } from '../users/history.service';
 import { CoachingService } from '../recycling/coaching.service';
+import { ScheduleService } from '../recycling/schedules/schedule.service';
 import { RecyclingService } from '../recycling/recycling.service';
 import { ACCEPTED_TYPES, AnalyzeDto } from './dto/analyze.dto';
 import { CorrectionDto } from './dto/correction.dto';
@@ -40,6 +41,7 @@ export class AnalysisService {
     private readonly results: ResultBuilder,
     private readonly recycling: RecyclingService,
     private readonly coaching: CoachingService,
+    private readonly schedules: ScheduleService,
     private readonly signals: CorrectionSignals,
     private readonly history: HistoryService,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
@@ -233,15 +235,23 @@ export class AnalysisService {
     for (const c of dto.items)
       classified[c.index] = { ...classified[c.index], categoryId: c.categoryId, confidence: 1 };
     const started = Date.now();
-    const coaching = await this.coaching.coach({
-      items: classified.map((i) => ({ categoryId: i.categoryId, label: i.label })),
-      hint: job.hint ?? undefined,
-      locale: job.locale,
-    });
+    // New categories may be new kinds of waste: their district days come with the new coaching.
+    const [coaching, schedule] = await Promise.all([
+      this.coaching.coach({
+        items: classified.map((i) => ({ categoryId: i.categoryId, label: i.label })),
+        hint: job.hint ?? undefined,
+        locale: job.locale,
+      }),
+      this.schedules.forAnalysis(
+        job,
+        classified.map((i) => i.categoryId),
+      ),
+    ]);
     const result = {
       ...job.result,
       items: this.results.items(classified, job.locale),
       coaching: { message: coaching.message, source: coaching.source },
+      schedule,
       timings: { ...job.result.timings, coachingMs: Date.now() - started },
     };
     const updated = (await this.jobs.update(

@@ -1,11 +1,11 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique } from 'typeorm';
 
 export const OAUTH_PROVIDERS = ['kakao', 'naver', 'google'] as const;
 export type OAuthProvider = (typeof OAUTH_PROVIDERS)[number];
 
 /** A social identity, keyed by (provider, provider user id): the same person always maps to one account. */
 @Entity({ schema: 'auth', name: 'identities' })
-@Index('uq_identities_provider_user', ['provider', 'providerUserId'], { unique: true })
+@Unique('uq_identities_provider_user', ['provider', 'providerUserId'])
 export class IdentityEntity {
   @PrimaryGeneratedColumn('uuid')
   id!: string;

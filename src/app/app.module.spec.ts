@@ -1,0 +1,57 @@
+import { loadConfig } from '../core/config/app-config';
+import { AppRole } from '../core/config/roles';
+import { HealthController } from '../core/observability/health.controller';
+import { AuthController } from '../modules/auth/auth.controller';
+import { SampleDataLoader } from '../modules/locations/sample-data.loader';
+import { BeatModule } from '../modules/maintenance/beat.module';
+import { CleanupHandlers } from '../modules/maintenance/cleanup/cleanup.handlers';
+import { DlqController } from '../modules/maintenance/dlq/dlq.controller';
+import { UsersController } from '../modules/users/users.controller';
+import { ExternalPipelineHandlers } from '../modules/waste/pipeline/external.handlers';
+import { FastPipelineHandlers } from '../modules/waste/pipeline/fast.handlers';
+import { WasteController } from '../modules/waste/waste.controller';
+import { roleParts } from './app.module';
+
+const parts = (role: AppRole, env: Record<string, string> = {}) =>
+  roleParts(loadConfig({ APP_ROLE: role, JWT_SECRET: 'x'.repeat(32), ...env }));
+
+describe('roleParts: what each role runs', () => {
+  it('api serves every route group and runs no handler', () => {
+    const p = parts('api');
+    expect(p.controllers).toEqual(
+      expect.arrayContaining([HealthController, AuthController, WasteController, DlqController]),
+    );
+    expect(p.providers).not.toContain(FastPipelineHandlers);
+    expect(p.imports).toEqual([]);
+  });
+
+  it('API_MODULES narrows the controllers to the named groups', () => {
+    const p = parts('api', { API_MODULES: 'auth,users' });
+    expect(p.controllers).toEqual([HealthController, AuthController, UsersController]);
+  });
+
+  it('each worker role runs only its own handlers, and no controller', () => {
+    expect(parts('fast')).toEqual({
+      controllers: [],
+      providers: [FastPipelineHandlers],
+      imports: [],
+    });
+    expect(parts('external').providers).toContain(ExternalPipelineHandlers);
+    expect(parts('external').providers).not.toContain(FastPipelineHandlers);
+    expect(parts('bulk').providers).toContain(CleanupHandlers);
+    expect(parts('beat')).toEqual({ controllers: [], providers: [], imports: [BeatModule] });
+  });
+
+  it('all runs everything once, and the sample data only there', () => {
+    const p = parts('all', { LOCATIONS_SAMPLE_DATA: 'true' });
+    expect(new Set(p.controllers).size).toBe(p.controllers.length);
+    expect(new Set(p.providers).size).toBe(p.providers.length);
+    expect(p.providers).toEqual(
+      expect.arrayContaining([FastPipelineHandlers, ExternalPipelineHandlers, SampleDataLoader]),
+    );
+    expect(p.imports).toEqual([BeatModule]);
+    expect(parts('api', { LOCATIONS_SAMPLE_DATA: 'true' }).providers).not.toContain(
+      SampleDataLoader,
+    );
+  });
+});
