@@ -1,6 +1,6 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
-/** One schema per module (DESIGN.md → Data). Each module's own migrations create its tables. */
+/** One schema per module (docs/architecture.md → Data). Each module's own migrations create its tables. */
 export class CreateSchemas1764150000000 implements MigrationInterface {
   name = 'CreateSchemas1764150000000';
 

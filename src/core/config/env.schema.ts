@@ -63,7 +63,7 @@ const http = url(['http:', 'https:']);
 
 /**
  * The operators' contract: every environment variable the process reads, with its default.
- * DESIGN.md's table plus a few operational knobs (documented in docs/configuration.md).
+ * The operators' contract (docs/configuration.md) plus a few operational knobs.
  */
 export const envSchema = z.object({
   APP_ROLE: z

@@ -1,5 +1,5 @@
 /**
- * API.md's `locationType`: what a collection point accepts. Shared vocabulary: the knowledge base
+ * docs/api.md's `locationType`: what a collection point accepts. Shared vocabulary: the knowledge base
  * names a category's drop-off types with it, the locations module filters points by it.
  */
 export const LOCATION_TYPES = [

@@ -9,7 +9,7 @@ import { TaskPublisher } from './task-publisher';
 import { MESSAGE_SCHEMAS, MESSAGES, MessageSchemas } from './messages';
 import { QueueName } from './topology';
 
-/** The queues each role consumes (DESIGN.md → Roles). */
+/** The queues each role consumes (docs/architecture.md → Roles). */
 export const ROLE_QUEUES: Record<AppRole, QueueName[]> = {
   api: [],
   fast: [QueueName.Fast],

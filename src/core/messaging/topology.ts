@@ -1,5 +1,5 @@
 /**
- * RabbitMQ topology (DESIGN.md → RabbitMQ topology, from the seed). Everything that names an
+ * RabbitMQ topology (docs/architecture.md → Queue topology and messages, from the seed). Everything that names an
  * exchange, queue or routing key imports it from here.
  */
 export const TASKS_EXCHANGE = 'tasks';

@@ -1,11 +1,11 @@
-/** API.md → Locations: what a collection point accepts. */
+/** docs/api.md → Locations (`locationType`). */
 export { LOCATION_TYPES, type LocationType } from '../../core/domain/location-type';
 import { LOCATION_TYPES, type LocationType } from '../../core/domain/location-type';
 
 export const LOCATION_SOURCES = ['public-data', 'kakao', 'user'] as const;
 export type LocationSource = (typeof LOCATION_SOURCES)[number];
 
-/** The `Location` object of API.md; also what the pipeline's external.map.nearby task stores. */
+/** The `Location` object of docs/api.md; also what the pipeline's external.map.nearby task stores. */
 export interface LocationDto {
   id: string;
   name: string;

@@ -17,7 +17,7 @@ import {
 
 export type { LocationDto, LocationType, NearbyQuery } from './location.types';
 
-/** Results closer than this are the same place (API.md → Locations: search). */
+/** Results closer than this are the same place (docs/api.md → Locations). */
 export const MERGE_DISTANCE_M = 50;
 
 export interface SearchQuery {

@@ -9,7 +9,7 @@ export interface ScheduleEntry {
   cron: string;
 }
 
-/** DESIGN.md → Beat. Editing a cron here replaces the registered one at the next beat boot. */
+/** docs/operations.md → The clock (beat). Editing a cron here replaces the registered one at the next beat boot. */
 export const SCHEDULE: readonly ScheduleEntry[] = [
   { routingKey: RoutingKey.SchedDailyStats, cron: '0 2 * * *' },
   { routingKey: RoutingKey.SchedCleanupCache, cron: '0 * * * *' },

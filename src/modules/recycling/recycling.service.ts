@@ -74,7 +74,7 @@ export class RecyclingService {
     return c && this.guidance(c, locale);
   }
 
-  /** API.md `Category`: guidance plus a few example item names. */
+  /** docs/api.md `Category`: guidance plus a few example item names. */
   getCategoryView(id: string, locale: Locale = 'ko'): CategoryView | undefined {
     const c = this.categories.get(id);
     if (!c) return undefined;
@@ -153,7 +153,7 @@ export class RecyclingService {
     return { categoryId: top.doc.category, itemName: top.doc.name };
   }
 
-  /** Ranked item search (API.md /recycling/search items), Korean and English. */
+  /** Ranked item search (docs/api.md /recycling/search items), Korean and English. */
   search(q: string, limit = 10, locale: Locale = 'ko'): SearchResultItem[] {
     return this.scoredSearch(q, limit).map(({ doc }) => this.toResult(doc, locale));
   }

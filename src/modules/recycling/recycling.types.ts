@@ -43,12 +43,12 @@ export interface CategoryGuidance {
   dropOff: LocationType[];
 }
 
-/** API.md `Category`: guidance plus example item names. */
+/** docs/api.md `Category`: guidance plus example item names. */
 export interface CategoryView extends CategoryGuidance {
   examples: string[];
 }
 
-/** One item of API.md `GET /recycling/search`. */
+/** One item of docs/api.md `GET /recycling/search`. */
 export interface SearchResultItem {
   name: string;
   aliases: string[];

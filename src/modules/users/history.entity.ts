@@ -6,7 +6,7 @@ export interface HistoryItemSummary {
   categoryName: string;
 }
 
-/** One analysis in a user's history; `job` is the API.md Job snapshot at the time it ended. */
+/** One analysis in a user's history; `job` is the docs/api.md Job snapshot at the time it ended. */
 @Entity({ schema: 'users', name: 'history' })
 export class HistoryEntity {
   @PrimaryColumn('uuid', { name: 'job_id' })

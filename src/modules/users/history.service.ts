@@ -10,7 +10,7 @@ export interface AnalysisRecord {
   createdAt: Date;
   status: 'completed' | 'failed';
   items: HistoryItemSummary[];
-  /** The API.md Job object as the client saw it when the job ended. */
+  /** The docs/api.md Job object as the client saw it when the job ended. */
   job: Record<string, unknown>;
 }
 

@@ -89,7 +89,7 @@ export class UsersController {
   }
 
   @Get('history/:jobId')
-  @ApiOkResponse({ description: 'The Job (API.md) as it was when the analysis ended' })
+  @ApiOkResponse({ description: 'The Job (docs/api.md) as it was when the analysis ended' })
   @ApiNotFoundResponse({ description: 'No such job in your history' })
   detail(
     @CurrentUser() user: AuthUser,

@@ -242,13 +242,10 @@ export class AnalysisService {
         hint: job.hint ?? undefined,
         locale: job.locale,
       }),
-      this.schedules.forAnalysis({
-        userId: job.userId,
-        lat: job.lat,
-        lng: job.lng,
-        categoryIds: classified.map((i) => i.categoryId),
-        locale: job.locale,
-      }),
+      this.schedules.forAnalysis(
+        job,
+        classified.map((i) => i.categoryId),
+      ),
     ]);
     const result = {
       ...job.result,

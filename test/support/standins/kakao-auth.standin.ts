@@ -4,7 +4,7 @@ import { Loopback, listenLoopback, readBody } from './loopback-server';
 
 /**
  * Stand-in for Kakao login (kapi.kakao.com /v2/user/me and kauth.kakao.com /oauth/token), on
- * 127.0.0.1, speaking the wire format in CONTRACTS.md → Login providers. Point KAKAO_API_URL
+ * 127.0.0.1, speaking the wire format in docs/architecture.md → Third parties. Point KAKAO_API_URL
  * and KAKAO_AUTH_URL at `url`.
  */
 export interface KakaoUser {

@@ -2,7 +2,7 @@ import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http
 import type { AddressInfo } from 'node:net';
 
 /**
- * A stand-in for Kakao Local (CONTRACTS.md → Kakao Local) on 127.0.0.1: keyword and category
+ * A stand-in for Kakao Local (docs/architecture.md → Third parties) on 127.0.0.1: keyword and category
  * search over a list of places, speaking the real wire format — x, y and distance as strings
  * (distance "" without x/y), `meta` with total_count / pageable_count / is_end / same_name, the
  * documented limits (radius 0–20000, page 1–45, size 1–15) and `{ errorType, message }` errors.

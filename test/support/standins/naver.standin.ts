@@ -4,7 +4,7 @@ import { Loopback, listenLoopback, readBody } from './loopback-server';
 
 /**
  * Stand-in for Naver login (openapi.naver.com /v1/nid/me and nid.naver.com /oauth2.0/token) on
- * 127.0.0.1, per CONTRACTS.md → Login providers. Point NAVER_API_URL and NAVER_AUTH_URL at `url`.
+ * 127.0.0.1, per docs/architecture.md → Third parties. Point NAVER_API_URL and NAVER_AUTH_URL at `url`.
  */
 export interface NaverUser {
   id: string;

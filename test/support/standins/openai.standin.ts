@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 
 /**
- * A stand-in for OpenAI Chat Completions (CONTRACTS.md → OpenAI) on 127.0.0.1, reusable by any
+ * A stand-in for OpenAI Chat Completions (docs/architecture.md → Third parties) on 127.0.0.1, reusable by any
  * module that talks to an OpenAI-compatible server (coaching, the OpenAI vision provider).
  *
  * - `POST …/chat/completions` answers in the real wire format: `{ id, object: "chat.completion",

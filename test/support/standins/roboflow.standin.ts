@@ -27,7 +27,7 @@ export type RoboflowReply =
   | { kind: 'hang' };
 
 /**
- * Roboflow hosted inference on 127.0.0.1 (CONTRACTS.md): POST /{project}/{version}?api_key=…
+ * Roboflow hosted inference on 127.0.0.1 (docs/architecture.md → Third parties): POST /{project}/{version}?api_key=…
  * with a base64 body; detection JSON with box centres in pixels; `{ message }` errors incl. 503
  * with Retry-After. Latency and answers are scriptable per call.
  */

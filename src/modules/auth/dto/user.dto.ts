@@ -3,7 +3,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 export const PROVIDER_NAMES = ['guest', 'kakao', 'naver', 'google'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
-/** API.md `User`. */
+/** docs/api.md `User`. */
 export class UserDto {
   @ApiProperty({ format: 'uuid' })
   id!: string;
@@ -24,7 +24,7 @@ export class UserDto {
   createdAt!: string;
 }
 
-/** API.md `Tokens`. */
+/** docs/api.md `Tokens`. */
 export class TokensDto {
   @ApiProperty({ description: 'Short-lived HS256 JWT; send as `Authorization: Bearer …`' })
   accessToken!: string;

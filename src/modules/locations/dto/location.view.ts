@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { LOCATION_SOURCES, LOCATION_TYPES, LocationDto, LocationType } from '../location.types';
 
-/** API.md's `Location`, for the OpenAPI document. */
+/** docs/api.md's `Location`, for the OpenAPI document. */
 export class LocationView implements LocationDto {
   @ApiProperty({ description: 'uuid for our points; "kakao:<id>" for Kakao Local places' })
   id!: string;

@@ -33,7 +33,7 @@ interface KakaoDocument {
   distance?: string;
 }
 
-/** One document of coord2regioncode (CONTRACTS.md → Kakao Local): B = 법정동, H = 행정동. */
+/** One document of coord2regioncode (docs/architecture.md → Third parties): B = 법정동, H = 행정동. */
 export interface KakaoRegionDocument {
   region_type: 'B' | 'H';
   address_name: string;

@@ -167,14 +167,11 @@ export class ScheduleService {
    * the user's home region. null when there is no region, no kind, or on any error (the schedule
    * is a bonus; it never fails the job).
    */
-  async forAnalysis(q: {
-    userId: string;
-    lat: number | null;
-    lng: number | null;
-    categoryIds: string[];
-    locale: Locale;
-  }): Promise<ScheduleAnswer | null> {
-    const kinds = kindsOf(q.categoryIds);
+  async forAnalysis(
+    q: { userId: string; lat: number | null; lng: number | null; locale: Locale },
+    categoryIds: string[],
+  ): Promise<ScheduleAnswer | null> {
+    const kinds = kindsOf(categoryIds);
     if (!kinds.length) return null;
     try {
       const region =

@@ -72,7 +72,7 @@ export type StageTimings = Partial<
   >
 >;
 
-/** The API's `Job` (API.md). */
+/** The API's `Job` (docs/api.md). */
 export interface JobView {
   jobId: string;
   status: JobStatus;

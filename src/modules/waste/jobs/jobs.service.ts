@@ -9,7 +9,7 @@ import { JobEntity } from './job.entity';
 import { JobEventsEmitter } from './job-events';
 import { JobResult, JobStage, JobStatus, JobView, StageTimings, TERMINAL } from './job.types';
 
-/** Progress shown for each stage (API.md: stage + progress on every transition). */
+/** Progress shown for each stage (docs/api.md: stage + progress on every transition). */
 export const STAGE_PROGRESS: Record<JobStage, number> = {
   downloading: 10,
   hashing: 20,

@@ -126,13 +126,10 @@ export class ExternalPipelineHandlers implements TaskFailureListener {
         hint: job.hint ?? undefined,
         locale: job.locale,
       }),
-      this.schedules.forAnalysis({
-        userId: job.userId,
-        lat: job.lat,
-        lng: job.lng,
-        categoryIds: job.result.items.map((i) => i.category.id),
-        locale: job.locale,
-      }),
+      this.schedules.forAnalysis(
+        job,
+        job.result.items.map((i) => i.category.id),
+      ),
     ]);
     const task: SaveTask = {
       jobId,

@@ -36,7 +36,7 @@ export interface RoboflowOptions {
 const NO_RETRY = new Set([400, 401, 402, 403, 404]);
 
 /**
- * Roboflow hosted inference (docs/pipeline.md → Vision): POST {url}/{project}/{version}?api_key=…, the image as
+ * Roboflow hosted inference (docs/pipeline.md → Vision providers; docs/architecture.md → Third parties): POST {url}/{project}/{version}?api_key=…, the image as
  * plain base64, form content type. Handles detection, single-label and multi-label
  * classification answers; missing optional fields are tolerated.
  */
