@@ -13,6 +13,13 @@ import { round } from './lib/stats.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const n = Number(process.argv[process.argv.indexOf('--n') + 1] || 200);
+// Phase 2: `--attackers` clients each send the nested body at `--rate` req/s for `--seconds`
+// while one client polls /health/live; its latency is what a bystander feels.
+const arg = (name, dflt) =>
+  process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt;
+const attackers = arg('--attackers', 8);
+const rate = arg('--rate', 5);
+const seconds = arg('--seconds', 10);
 
 const KB = 1024;
 const bodies = {
@@ -26,6 +33,9 @@ const bodies = {
   }),
   'malformed, 240 KB': `{"deviceId":"${'a'.repeat(240 * KB)}`,
   '300 KB (over the size limit)': JSON.stringify({ deviceId: 'a'.repeat(300 * KB) }),
+  '2,000 unknown keys (under the member limit)': JSON.stringify(
+    Object.fromEntries(Array.from({ length: 2_000 }, (_, i) => [`k${i}`, 1])),
+  ),
   'small valid guest login {} (baseline)': '{}',
 };
 
@@ -40,12 +50,14 @@ const env = {
 };
 const rows = [];
 let role;
+let phase2;
+let port;
 try {
   execFileSync(process.execPath, [join(root, 'dist/core/database/migrate.js')], {
     env,
     stdio: 'pipe',
   });
-  const port = await freePort();
+  port = await freePort();
   const metricsPort = await freePort();
   role = new Role('api', () =>
     spawn(process.execPath, [join(root, 'dist/main.js')], {
@@ -82,6 +94,45 @@ try {
       wallMsPerReq: round(wall / n, 2),
     });
   }
+  // Phase 2: hostile clients and a bystander.
+  const deep = bodies['nested 120,000 deep (240 KB)'];
+  const stopAt = performance.now() + seconds * 1000;
+  const attacker = async () => {
+    while (performance.now() < stopAt) {
+      const t = performance.now();
+      await (
+        await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: deep,
+        })
+      ).arrayBuffer();
+      await new Promise((r) => setTimeout(r, Math.max(0, 1000 / rate - (performance.now() - t))));
+    }
+  };
+  const health = [];
+  const bystander = async () => {
+    while (performance.now() < stopAt) {
+      const t = performance.now();
+      await (await fetch(`http://127.0.0.1:${port}/health/live`)).arrayBuffer();
+      health.push(performance.now() - t);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const cpuBefore = await procSample(role.pid);
+  await Promise.all([...Array.from({ length: attackers }, attacker), bystander()]);
+  const cpuAfter = await procSample(role.pid);
+  health.sort((a, b) => a - b);
+  const q = (p) => health[Math.min(health.length - 1, Math.floor((p / 100) * health.length))];
+  phase2 = {
+    health: {
+      n: health.length,
+      p50: round(q(50), 1),
+      p99: round(q(99), 1),
+      max: round(health.at(-1), 1),
+    },
+    cpu: round(((cpuAfter.cpuS - cpuBefore.cpuS) / seconds) * 100, 0),
+  };
 } finally {
   await role?.stop('SIGTERM');
   await iso.cleanup();
@@ -96,3 +147,8 @@ for (const r of rows) {
     `| ${r.name} | ${r.kb} | ${r.status} | ${r.code} | ${r.answerBytes} | ${r.cpuMsPerReq} | ${r.cpuMsPerKb} | ${r.wallMsPerReq} |`,
   );
 }
+console.log(
+  `\n${attackers} clients × ${rate} req/s of the nested body for ${seconds} s, one bystander polling /health/live:` +
+    ` p50 ${phase2.health.p50} ms, p99 ${phase2.health.p99} ms, max ${phase2.health.max} ms` +
+    ` (${phase2.health.n} polls); API process CPU ${phase2.cpu} % of one core`,
+);

@@ -231,7 +231,9 @@ describe('dead letters: list without losing, replay, purge (admin API and CLI)',
   });
 
   it('strict selection: ids and all are exclusive, booleans are booleans; a dry run changes nothing', async () => {
-    await waitFor('one dead letter', async () => (await depth()) === 1);
+    // Other dead letters may arrive meanwhile (the beat's ticks): count relative to now.
+    await waitFor('the dead letter back', async () => (await depth()) >= 1);
+    const before = await depth();
     for (const query of [
       'ids=nope&all=false',
       'ids=nope&all=true',
@@ -255,21 +257,24 @@ describe('dead letters: list without losing, replay, purge (admin API and CLI)',
       const bad = await admin('dlq/replay', { method: 'POST', body: JSON.stringify(body) });
       expect([body, bad.status]).toEqual([body, 400]);
     }
-    expect(await depth()).toBe(1);
+    expect(await depth()).toBeGreaterThanOrEqual(before);
     const started = (await records('started', 'perm')).length;
     const purge = await admin('dlq?all=true&dryRun=true', { method: 'DELETE' });
-    expect(purge.body).toEqual({ dryRun: true, purged: 1, ids: [permanentId], notFound: [] });
+    expect(purge.body).toMatchObject({ dryRun: true, notFound: [] });
+    expect(purge.body.purged).toBeGreaterThanOrEqual(before);
+    expect(purge.body.ids).toContain(permanentId);
     const byId = await admin(`dlq?ids=${permanentId},nope&dryRun=true`, { method: 'DELETE' });
     expect(byId.body).toEqual({ dryRun: true, purged: 1, ids: [permanentId], notFound: ['nope'] });
     const replay = await admin('dlq/replay', {
       method: 'POST',
       body: JSON.stringify({ all: true, dryRun: true }),
     });
-    expect(replay.body).toMatchObject({
-      dryRun: true,
-      replayed: [{ id: permanentId, routingKey: expect.any(String) }],
+    expect(replay.body).toMatchObject({ dryRun: true });
+    expect(replay.body.replayed).toContainEqual({
+      id: permanentId,
+      routingKey: expect.any(String),
     });
-    expect(await depth()).toBe(1);
+    expect(await depth()).toBeGreaterThanOrEqual(before);
     expect((await records('started', 'perm')).length).toBe(started);
   });
 
