@@ -15,10 +15,12 @@ describe('each role boots and reports ready', () => {
     try {
       const ready = await fetch(`${app.url}/health/ready`);
       expect(ready.status).toBe(200);
+      // Beat's schedule is a check of its own; the consumer counts are the broker's.
       expect(await ready.json()).toEqual({
         status: 'ok',
         role: 'all',
-        checks: { postgres: 'up', redis: 'up', rabbitmq: 'up' },
+        checks: { postgres: 'up', redis: 'up', rabbitmq: 'up', schedule: 'up' },
+        consumers: { 'q.fast': 1, 'q.external': 1, 'q.bulk': 1, 'q.sched': 1, 'q.expired': 1 },
       });
       const port = app.app.get(MetricsServer).port;
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();

@@ -17,6 +17,8 @@ export class TcpProxy {
 
   async start(): Promise<this> {
     const server = createServer((client) => {
+      // Accepted from the backlog after cut(): refused like the rest.
+      if (this.server !== server) return void client.destroy();
       const upstream = connect(this.targetPort, this.targetHost);
       for (const s of [client, upstream]) {
         this.sockets.add(s);

@@ -25,6 +25,7 @@ function rabbitmqctl(...args: string[]): string {
 describe('outages of our own dependencies', () => {
   let iso: Isolation;
   let pg: TcpProxy;
+  let redisProxy: TcpProxy;
   let app: RunningApp;
   let api: RunningApp;
   let user: TestLogin;
@@ -42,17 +43,22 @@ describe('outages of our own dependencies', () => {
     const target = new URL(iso.databaseUrl);
     pg = await new TcpProxy(target.hostname, Number(target.port || 5432)).start();
     const DATABASE_URL = viaProxy(iso.databaseUrl, pg);
-    app = await bootRole(iso, { ...env, APP_ROLE: 'all', DATABASE_URL });
+    const redisTarget = new URL(iso.env.REDIS_URL);
+    redisProxy = await new TcpProxy(redisTarget.hostname, Number(redisTarget.port || 6379)).start();
+    const REDIS_URL = viaProxy(iso.env.REDIS_URL, redisProxy);
+    app = await bootRole(iso, { ...env, APP_ROLE: 'all', DATABASE_URL, REDIS_URL });
     // A second API replica that has never seen the user (its guard has no cached row).
-    api = await bootRole(iso, { ...env, APP_ROLE: 'api', DATABASE_URL });
+    api = await bootRole(iso, { ...env, APP_ROLE: 'api', DATABASE_URL, REDIS_URL });
     user = await guestLogin(app.url!);
     db = app.app.get(DataSource);
   });
   afterAll(async () => {
     await pg?.restore();
+    await redisProxy?.restore();
     await api?.close();
     await app?.close();
     await pg?.stop();
+    await redisProxy?.stop();
     await iso?.cleanup();
   });
 
@@ -190,5 +196,39 @@ describe('outages of our own dependencies', () => {
     );
     expect(retried.status).toBe(202);
     expect((await waitForEnd(app.url!, user.accessToken, created.jobId)).status).toBe('completed');
+  });
+
+  it('Redis down: analyze and status answer 503 with Retry-After (the deny list fails closed, nothing waits for a reconnect); back up, a job completes', async () => {
+    const { jobId } = await submitPhoto(app.url!, user.accessToken, await makePhoto(6), {
+      hint: '캔',
+    });
+    await waitForEnd(app.url!, user.accessToken, jobId);
+    await redisProxy.cut();
+    try {
+      await expect503(
+        await post(api.url!, '/waste/analyze', { contentType: 'image/jpeg', contentLength: 1000 }),
+      );
+      await expect503(
+        await fetch(`${api.url}/api/v1/waste/status/${jobId}`, { headers: bearer(user) }),
+      );
+    } finally {
+      await redisProxy.restore();
+    }
+    const again = await waitFor(
+      'Redis back for the API',
+      async () => {
+        try {
+          return await submitPhoto(app.url!, user.accessToken, await makePhoto(7), { hint: '캔' });
+        } catch {
+          return undefined;
+        }
+      },
+      30_000,
+      500,
+    );
+    expect(again.complete.status).toBe(202);
+    expect((await waitForEnd(app.url!, user.accessToken, again.jobId, 60_000)).status).toBe(
+      'completed',
+    );
   });
 });

@@ -14,6 +14,7 @@ describe('isTransient: what deserves a delayed retry', () => {
       true,
     ],
     [new Error('Connection is closed.'), true],
+    [new Error("Stream isn't writeable and enableOfflineQueue options is false"), true],
     [new Error('Driver not Connected'), true],
     [
       Object.assign(new Error('terminating connection due to administrator command'), {

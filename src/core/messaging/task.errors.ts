@@ -43,7 +43,7 @@ const TRANSIENT_NAMES = new Set([
   'ConnectionNotAvailableError',
 ]);
 const TRANSIENT_MESSAGES =
-  /Connection is closed|Connection terminated|connect ECONNREFUSED|read ECONNRESET|timeout exceeded when trying to connect|Driver not Connected|Cannot use a pool after calling end/i;
+  /Connection is closed|Connection terminated|connect ECONNREFUSED|read ECONNRESET|timeout exceeded when trying to connect|Driver not Connected|Cannot use a pool after calling end|Stream isn't writeable/i;
 /** PostgreSQL SQLSTATEs for "try again": connection failures, shutdown, serialization. */
 const TRANSIENT_SQLSTATES = /^(08|57P0|40001|40P01|53300)/;
 

@@ -43,6 +43,11 @@ export class RedisService implements OnApplicationShutdown {
       retryStrategy: (times) => Math.min(times * 200, 2000),
     });
     conn.on('error', (err: Error) => this.logger.warn(`redis ${name}: ${err.message}`));
+    // Commands queue while the first connection is made (boot); once connected, a command sent
+    // while the connection is down fails at once instead of waiting seconds for a reconnect, so
+    // requests answer 503 in milliseconds (docs/messaging.md → What a client sees) and stages
+    // retry with backoff.
+    conn.once('ready', () => (conn.options.enableOfflineQueue = false));
     return conn;
   }
 

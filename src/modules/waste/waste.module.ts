@@ -1,8 +1,8 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { StorageModule } from '../../core/storage/storage.module';
-import { RecyclingModule } from '../recycling/recycling.module';
-import { UsersModule } from '../users/users.module';
+import { RecyclingModule } from '../recycling';
+import { UsersModule } from '../users';
 import { AnalysisService } from './analysis.service';
 import { JobEntity } from './jobs/job.entity';
 import { JobEventsEmitter } from './jobs/job-events';

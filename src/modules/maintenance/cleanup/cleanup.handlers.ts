@@ -5,8 +5,8 @@ import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
 import { TaskHandler } from '../../../core/messaging/task-handler.decorator';
 import { RoutingKey } from '../../../core/messaging/topology';
 import { STORAGE_DRIVER, StorageDriver } from '../../../core/storage/storage.driver';
-import { ImageCacheService } from '../../waste/pipeline/image-cache.service';
-import { allKeys } from '../../waste/pipeline/storage-keys';
+import { ImageCacheService } from '../../waste';
+import { allKeys } from '../../waste';
 
 const BATCH = 500;
 /** Bounds one run; the next tick continues where this one stopped. */

@@ -15,8 +15,8 @@ import {
   ObjectTooLargeError,
   StorageDriver,
 } from '../../../core/storage/storage.driver';
-import { recordJobEvents } from '../../maintenance/analytics/daily-stats.service';
-import { HistoryService } from '../../users/history.service';
+import { recordJobEvents } from '../../maintenance';
+import { HistoryService } from '../../users';
 import { historyEntry } from '../jobs/history-entry';
 import { JobEntity } from '../jobs/job.entity';
 import { JobsService } from '../jobs/jobs.service';
