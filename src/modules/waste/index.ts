@@ -5,3 +5,4 @@
 export * from './waste.module';
 export * from './pipeline/image-cache.service';
 export * from './pipeline/storage-keys';
+export * from './jobs/job-images.service';

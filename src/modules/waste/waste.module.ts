@@ -6,6 +6,7 @@ import { UsersModule } from '../users';
 import { AnalysisService } from './analysis.service';
 import { JobEntity } from './jobs/job.entity';
 import { JobEventsEmitter } from './jobs/job-events';
+import { JobImagesService } from './jobs/job-images.service';
 import { JobsService } from './jobs/jobs.service';
 import { CorrectionSignals } from './pipeline/correction-signals.service';
 import { ImageCacheService } from './pipeline/image-cache.service';
@@ -27,8 +28,10 @@ import { ResultBuilder } from './pipeline/result-builder';
     PipelineRelay,
     AnalysisService,
     CorrectionSignals,
+    JobImagesService,
   ],
   exports: [
+    JobImagesService,
     CorrectionSignals,
     JobsService,
     ImageCacheService,
