@@ -4,11 +4,11 @@ import { HealthController } from '../core/observability/health.controller';
 import { AuthController } from '../modules/auth/auth.controller';
 import { SampleDataLoader } from '../modules/locations/sample-data.loader';
 import { BeatModule } from '../modules/maintenance/beat.module';
-import { CleanupHandlers } from '../modules/maintenance/cleanup/cleanup.handlers';
+import { CleanupHandlers } from '../modules/maintenance/cleanup/cleanup.handler';
 import { DlqController } from '../modules/maintenance/dlq/dlq.controller';
 import { UsersController } from '../modules/users/users.controller';
-import { ExternalPipelineHandlers } from '../modules/waste/pipeline/external.handlers';
-import { FastPipelineHandlers } from '../modules/waste/pipeline/fast.handlers';
+import { ExternalPipelineHandlers } from '../modules/waste/pipeline/external.handler';
+import { FastPipelineHandlers } from '../modules/waste/pipeline/fast.handler';
 import { WasteController } from '../modules/waste/waste.controller';
 import { roleParts } from './app.module';
 
