@@ -45,9 +45,16 @@ export interface UpdateOptions {
   timings?: StageTimings;
   /** jsonb_set edits of `result`: path → value. */
   resultSet?: Record<string, unknown>;
-  /** Extra SQL condition (trusted, static) e.g. completion preconditions. */
-  where?: string;
+  /** Only while the job's stage is one of these (`null`: no stage, e.g. queued). */
+  stages?: (JobStage | null)[];
+  /** Only while these side steps are not in `result` yet (coaching and nearby run side by side). */
+  pending?: ('coaching' | 'nearby')[];
+  /** Only if the job has not changed since this instant (nothing happened after a message was sent). */
+  unchangedSince?: Date;
 }
+
+/** The conditions a state change may be guarded by, besides its own `from` statuses. */
+export type JobGuard = Pick<UpdateOptions, 'from' | 'stages' | 'pending' | 'unchangedSince'>;
 
 const SNAPSHOT_TTL_S = 24 * 3600;
 const SET_IF_NEWER = `
@@ -223,7 +230,16 @@ export class JobsService {
     }
     const where = ['id = $1'];
     if (opts.from) where.push(`status = ANY(${p(opts.from)}::text[])`);
-    if (opts.where) where.push(`(${opts.where})`);
+    if (opts.stages) {
+      const named = opts.stages.filter((x): x is JobStage => x !== null);
+      const orNull = opts.stages.includes(null) ? 'stage IS NULL OR ' : '';
+      where.push(`(${orNull}stage = ANY(${p(named)}::text[]))`);
+    }
+    for (const part of opts.pending ?? []) {
+      // A fixed key from the union above, never caller text.
+      where.push(`result->'${part === 'coaching' ? 'coaching' : 'nearby'}' = 'null'::jsonb`);
+    }
+    if (opts.unchangedSince) where.push(`updated_at <= ${p(opts.unchangedSince)}::timestamptz`);
     const rows = (await db.query(
       `UPDATE waste.jobs SET ${sets.join(', ')} WHERE ${where.join(' AND ')} RETURNING *`,
       params,
@@ -268,14 +284,14 @@ export class JobsService {
   }
 
   /**
-   * Ends a job as failed with a machine-readable code, unless it already ended (or `where`, a
-   * trusted static condition, does not hold).
+   * Ends a job as failed with a machine-readable code, unless it already ended (or `guard` does
+   * not hold).
    */
   async fail(
     jobId: string,
     code: string,
     message: string,
-    opts: { where?: string } = {},
+    guard: JobGuard = {},
   ): Promise<JobEntity | undefined> {
     return this.update(
       jobId,
@@ -286,7 +302,7 @@ export class JobsService {
         errorMessage: message.slice(0, 500),
         finishedAt: new Date(),
       },
-      { from: ['awaiting_upload', 'queued', 'processing'], where: opts.where },
+      { from: ['awaiting_upload', 'queued', 'processing'], ...guard },
     );
   }
 

@@ -105,7 +105,7 @@ export class ExternalPipelineHandlers implements TaskFailureListener {
       { stage: 'coaching', progress: 70, result },
       {
         from: ['processing'],
-        where: `stage = 'classifying'`,
+        stages: ['classifying'],
         timings: { vision: visionMs ?? 0, guidance: Date.now() - started - (visionMs ?? 0) },
       },
     );

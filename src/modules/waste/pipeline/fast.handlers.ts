@@ -156,7 +156,7 @@ export class FastPipelineHandlers implements TaskFailureListener {
             { stage: 'saving', progress: 90 },
             {
               from: ['processing'],
-              where: `result->'coaching' = 'null'::jsonb`,
+              pending: ['coaching'],
               resultSet: {
                 coaching: task.coaching,
                 schedule: task.schedule ?? null,
@@ -170,7 +170,7 @@ export class FastPipelineHandlers implements TaskFailureListener {
             {},
             {
               from: ['processing'],
-              where: `result->'nearby' = 'null'::jsonb`,
+              pending: ['nearby'],
               resultSet: { nearby: task.nearby },
               timings: { nearby: task.nearbyMs },
             },
