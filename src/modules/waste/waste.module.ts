@@ -7,6 +7,7 @@ import { AnalysisService } from './analysis.service';
 import { JobEntity } from './jobs/job.entity';
 import { JobEventsEmitter } from './jobs/job-events';
 import { JobImagesService } from './jobs/job-images.service';
+import { JobsRepository } from './jobs/jobs.repository';
 import { JobsService } from './jobs/jobs.service';
 import { CorrectionSignals } from './pipeline/correction-signals.service';
 import { ImageCacheService } from './pipeline/image-cache.service';
@@ -21,6 +22,7 @@ import { ResultBuilder } from './pipeline/result-builder';
 @Module({
   imports: [TypeOrmModule.forFeature([JobEntity]), StorageModule, RecyclingModule, UsersModule],
   providers: [
+    JobsRepository,
     JobsService,
     JobEventsEmitter,
     ImageCacheService,
