@@ -4,6 +4,32 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
+/**
+ * Module boundaries (docs/architecture.md → Modules): a feature module imports another only
+ * through that module's index.ts (its public surface), never its other files; core imports no
+ * feature module. src/app, the composition root, and the tests may import anything.
+ */
+const MODULES = ['auth', 'users', 'waste', 'recycling', 'locations', 'maintenance'];
+const boundaries = MODULES.map((own) => {
+  const others = MODULES.filter((m) => m !== own).join('|');
+  return {
+    files: [`src/modules/${own}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: `^(\\.\\./)+(${others})/`,
+              message: `import another module through its index ('../<module>'), not its internals`,
+            },
+          ],
+        },
+      ],
+    },
+  };
+});
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.tmp/**', 'deploy/**'] },
   eslint.configs.recommended,
@@ -20,6 +46,20 @@ export default tseslint.config(
       ],
       '@typescript-eslint/no-explicit-any': 'error',
       'no-console': ['error', { allow: ['error', 'warn'] }],
+    },
+  },
+  ...boundaries,
+  {
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^(\\.\\./)+modules/', message: 'core must not depend on a feature module' },
+          ],
+        },
+      ],
     },
   },
   {

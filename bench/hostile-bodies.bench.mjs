@@ -33,9 +33,12 @@ const bodies = {
   }),
   'malformed, 240 KB': `{"deviceId":"${'a'.repeat(240 * KB)}`,
   '300 KB (over the size limit)': JSON.stringify({ deviceId: 'a'.repeat(300 * KB) }),
-  '2,000 unknown keys (under the member limit)': JSON.stringify(
-    Object.fromEntries(Array.from({ length: 2_000 }, (_, i) => [`k${i}`, 1])),
+  '60 unknown keys (under the key limit)': JSON.stringify(
+    Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`k${i}`, 1])),
   ),
+  'array of 2,000 numbers in an unknown field (under the member limit)': JSON.stringify({
+    ids: Array(2_000).fill(1),
+  }),
   'small valid guest login {} (baseline)': '{}',
 };
 

@@ -77,6 +77,7 @@ export async function startApp(
         maxBytes: config.BODY_MAX_BYTES,
         maxDepth: config.JSON_MAX_DEPTH,
         maxMembers: config.JSON_MAX_MEMBERS,
+        maxKeys: config.JSON_MAX_KEYS,
       },
       // The local storage driver's upload target reads the photo bytes itself.
       [`/${API_PREFIX}/waste/uploads`],

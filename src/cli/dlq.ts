@@ -19,6 +19,7 @@ commands:
   depth                   how many messages q.dlq holds
 
 options:
+  --dry-run               replay/purge: say what would be touched, change nothing
   --json                  machine-readable output
   -h, --help
 
@@ -65,6 +66,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       limit: { type: 'string', default: '100' },
       all: { type: 'boolean', default: false },
+      'dry-run': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -84,6 +86,12 @@ async function main(argv: string[]): Promise<number> {
     console.error(`${command}: give message ids or --all`);
     return 2;
   }
+  if (needsSelection && values.all && ids.length) {
+    console.error(`${command}: message ids and --all are mutually exclusive`);
+    return 2;
+  }
+  const dryRun = values['dry-run'];
+  const would = dryRun ? 'would be ' : '';
   if (!['list', 'show', 'replay', 'purge', 'depth'].includes(command)) {
     process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
     return 2;
@@ -125,10 +133,10 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'replay': {
-        const report = await dlq.replay(values.all ? { all: true } : { ids });
+        const report = await dlq.replay(values.all ? { all: true } : { ids }, { dryRun });
         print(report, () =>
           [
-            `replayed ${report.replayed.length}`,
+            `${would}replayed ${report.replayed.length}`,
             ...report.replayed.map((r) => `  ${r.id} → ${r.routingKey}`),
             ...report.skipped.map((s) => `skipped ${s.id}: ${s.reason}`),
             ...report.notFound.map((id) => `not found: ${id}`),
@@ -137,11 +145,13 @@ async function main(argv: string[]): Promise<number> {
         return report.skipped.length || report.notFound.length ? 1 : 0;
       }
       default: {
-        const report = await dlq.purge(values.all ? { all: true } : { ids });
+        const report = await dlq.purge(values.all ? { all: true } : { ids }, { dryRun });
         print(report, () =>
-          [`purged ${report.purged}`, ...report.notFound.map((id) => `not found: ${id}`)].join(
-            '\n',
-          ),
+          [
+            `${would}purged ${report.purged}`,
+            ...report.ids.map((id) => `  ${id}`),
+            ...report.notFound.map((id) => `not found: ${id}`),
+          ].join('\n'),
         );
         return report.notFound.length ? 1 : 0;
       }

@@ -9,6 +9,7 @@ import { WasteImageFingerprint1764190000000 } from './1764190000000-waste-image-
 import { WasteCorrectionSignals1764215000000 } from './1764215000000-waste-correction-signals';
 import { RecyclingDisposalSchedules1764216000000 } from './1764216000000-recycling-disposal-schedules';
 import { UsersHomeRegion1764216100000 } from './1764216100000-users-home-region';
+import { WasteJobFacts1764217000000 } from './1764217000000-waste-job-facts';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -27,4 +28,5 @@ export const MIGRATIONS: MigrationClass[] = [
   WasteCorrectionSignals1764215000000,
   RecyclingDisposalSchedules1764216000000,
   UsersHomeRegion1764216100000,
+  WasteJobFacts1764217000000,
 ];

@@ -222,6 +222,14 @@ describe('dead letters: list without losing, replay, purge (admin API and CLI)',
       code: 1,
       stderr: expect.stringContaining('RABBITMQ_URL: expected a amqp: or amqps: URL'),
     });
+    await expect(run('purge', permanentId, '--all')).rejects.toMatchObject({ code: 2 });
+    const dry = JSON.parse((await run('purge', '--all', '--dry-run', '--json')).stdout) as {
+      dryRun: boolean;
+      ids: string[];
+    };
+    expect(dry.dryRun).toBe(true);
+    expect(dry.ids).toContain(permanentId);
+    expect(await depth()).toBeGreaterThanOrEqual(1);
     const replayed = JSON.parse((await run('replay', '--all', '--json')).stdout) as {
       replayed: unknown[];
     };

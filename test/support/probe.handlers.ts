@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Inject } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../../src/core/config/app-config';
 import { z } from 'zod';
-import { MessageSchemas } from '../../src/core/messaging/messages';
+import { MessageSchemas, ScheduleTickSchema } from '../../src/core/messaging/messages';
 import { TaskPublisher } from '../../src/core/messaging/task-publisher';
 import { TaskContext, TaskHandlerMetadata } from '../../src/core/messaging/task-handler.decorator';
 import { PermanentTaskError, RetryableTaskError } from '../../src/core/messaging/task.errors';
@@ -17,9 +17,16 @@ const ProbePayloadSchema = z.object({
 });
 export type ProbePayload = z.infer<typeof ProbePayloadSchema>;
 
-/** Every routing key carries a ProbePayload (boot with `{ messages: PROBE_MESSAGES }`). */
+/**
+ * Every routing key carries a ProbePayload (boot with `{ messages: PROBE_MESSAGES }`). The `sched.*`
+ * keys also take the beat's real tick: an `all` role with probes still runs the clock, and a tick
+ * refused as INVALID_MESSAGE would add a dead letter that tests counting q.dlq do not expect.
+ */
 export const PROBE_MESSAGES = Object.fromEntries(
-  ALL_ROUTING_KEYS.map((k) => [k, ProbePayloadSchema]),
+  ALL_ROUTING_KEYS.map((k) => [
+    k,
+    k.startsWith('sched.') ? ProbePayloadSchema.or(ScheduleTickSchema) : ProbePayloadSchema,
+  ]),
 ) as unknown as MessageSchemas;
 
 /** Publishes a probe payload under a real routing key (whose own payload type it is not). */

@@ -2,7 +2,7 @@ import { AmqpConnection } from '@golevelup/nestjs-rabbitmq';
 import { execFileSync } from 'node:child_process';
 import { DataSource } from 'typeorm';
 import { RunningApp } from '../../src/app/bootstrap';
-import { FastPipelineHandlers } from '../../src/modules/waste/pipeline/fast.handlers';
+import { FastPipelineHandlers } from '../../src/modules/waste/pipeline/fast.handler';
 import { waitFor } from '../support/amqp';
 import { bootRole } from '../support/app';
 import { TestLogin, bearer, guestLogin } from '../support/auth';

@@ -3,7 +3,7 @@ import { RunningApp } from '../../src/app/bootstrap';
 import { TaskPublisher } from '../../src/core/messaging/task-publisher';
 import { RoutingKey } from '../../src/core/messaging/topology';
 import { JobsService } from '../../src/modules/waste/jobs/jobs.service';
-import { WasteBulkHandlers } from '../../src/modules/waste/pipeline/bulk.handlers';
+import { WasteBulkHandlers } from '../../src/modules/waste/pipeline/bulk.handler';
 import { bootRole } from '../support/app';
 import { guestLogin, TestLogin } from '../support/auth';
 import { Isolation, isolate } from '../support/isolation';

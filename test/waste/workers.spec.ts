@@ -50,7 +50,8 @@ describe('separate role processes: SIGKILL mid-job, SSE across API replicas', ()
     user = await guestLogin(api.url);
     db = new Client({ connectionString: iso.databaseUrl });
     await db.connect();
-  });
+    // Five role processes boot here; on a loaded 2-core machine that alone can pass a minute.
+  }, 180_000);
 
   afterAll(async () => {
     await db?.end();

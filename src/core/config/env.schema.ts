@@ -191,6 +191,7 @@ export const envSchema = z.object({
   BODY_MAX_BYTES: int(1024, 10 * MiB).default(256 * 1024),
   JSON_MAX_DEPTH: int(2, 1000).default(32),
   JSON_MAX_MEMBERS: int(10, 1_000_000).default(2048),
+  JSON_MAX_KEYS: int(1, 100_000).default(64),
   /** `all` role only: import the bundled sample collection points at boot when the table is empty. */
   LOCATIONS_SAMPLE_DATA: bool.default('true'),
   /** `all` role only: import the bundled sample disposal schedules when their table is empty. */

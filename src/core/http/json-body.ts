@@ -9,10 +9,12 @@ export interface JsonBodyLimits {
   maxDepth: number;
   /** Object keys plus array elements in the whole document (400 above). */
   maxMembers: number;
+  /** Keys of any one object (400 above): no DTO has more than a dozen. */
+  maxKeys: number;
 }
 
 /** The verdict of {@link scanJson}: undefined when the text may go to JSON.parse. */
-export type ScanFailure = 'depth' | 'members' | 'control';
+export type ScanFailure = 'depth' | 'members' | 'keys' | 'control';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -42,6 +44,8 @@ export function scanJson(text: string, limits: JsonBodyLimits): ScanFailure | un
   let depth = 0;
   let members = 0;
   let inString = false;
+  // Per open container: its key count, or -1 for an array (commas there are elements).
+  const keys = new Int32Array(limits.maxDepth + 2);
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
@@ -58,6 +62,7 @@ export function scanJson(text: string, limits: JsonBodyLimits): ScanFailure | un
       case 0x5b: // [
       case 0x7b: // {
         if (++depth > limits.maxDepth) return 'depth';
+        keys[depth] = c === 0x7b ? 1 : -1;
         // The first member of a container; every further one follows a comma.
         if (++members > limits.maxMembers) return 'members';
         break;
@@ -67,6 +72,7 @@ export function scanJson(text: string, limits: JsonBodyLimits): ScanFailure | un
         break;
       case 0x2c: // ,
         if (++members > limits.maxMembers) return 'members';
+        if (keys[depth] > 0 && ++keys[depth] > limits.maxKeys) return 'keys';
         break;
     }
   }
@@ -165,6 +171,8 @@ function scanProblem(failure: ScanFailure, limits: JsonBodyLimits): ProblemExcep
       return bodyProblem(`nests more than ${limits.maxDepth} levels`);
     case 'members':
       return bodyProblem(`has more than ${limits.maxMembers} keys and array elements`);
+    case 'keys':
+      return bodyProblem(`has an object with more than ${limits.maxKeys} keys`);
     case 'control':
       return controlCharacterProblem('body');
   }

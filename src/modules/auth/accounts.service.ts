@@ -65,6 +65,16 @@ export class AccountsService {
     private readonly events: AccountEvents,
   ) {}
 
+  /** Which of these user ids have no account (deleted, or a guest merged into another). */
+  async missing(ids: readonly string[]): Promise<string[]> {
+    if (!ids.length) return [];
+    const rows = (await this.dataSource.query(
+      `SELECT id FROM unnest($1::uuid[]) AS x(id) WHERE NOT EXISTS (SELECT 1 FROM auth.users u WHERE u.id = x.id)`,
+      [ids],
+    )) as { id: string }[];
+    return rows.map((r) => r.id);
+  }
+
   async createGuest(manager?: EntityManager): Promise<UserDto> {
     const id = randomUUID();
     await (manager ?? this.dataSource.manager).query(

@@ -256,4 +256,19 @@ export class TokenService {
     await this.denyList.denyToken(session.jti, session.exp);
     await this.denyList.denyFamily(session.familyId, this.config.JWT_ACCESS_TTL);
   }
+
+  /**
+   * Housekeeping (sched.cleanup.cache): expired tokens stop mattering a day later (account
+   * deletion looks back one day); revoked ones once the access tokens of their family have
+   * expired too. Returns how many rows went.
+   */
+  async pruneRefreshTokens(): Promise<number> {
+    const [, deleted] = (await this.dataSource.query(
+      `DELETE FROM auth.refresh_tokens
+        WHERE expires_at < now() - interval '1 day'
+           OR revoked_at < now() - make_interval(secs => greatest(86400, $1))`,
+      [this.config.JWT_ACCESS_TTL],
+    )) as [unknown, number];
+    return deleted;
+  }
 }

@@ -9,7 +9,7 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { ProblemException } from '../../core/http/problem';
-import { JwtAuthGuard } from '../auth/auth.guard';
+import { JwtAuthGuard } from '../auth';
 import { NearbyQueryDto, SearchQueryDto } from './dto/location-queries.dto';
 import { LocationList, LocationView } from './dto/location.view';
 import { LocationsService } from './locations.service';

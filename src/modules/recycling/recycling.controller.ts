@@ -21,7 +21,7 @@ import {
 } from '@nestjs/swagger';
 import { ProblemException } from '../../core/http/problem';
 import { RateLimited } from '../../core/http/rate-limit.guard';
-import { JwtAuthGuard } from '../auth/auth.guard';
+import { JwtAuthGuard } from '../auth';
 import { CoachingService } from './coaching.service';
 import {
   CategoryDto,

@@ -4,7 +4,7 @@ import { CoachingService } from './coaching.service';
 import { llmCoachProvider } from './coaching/llm-coach.factory';
 import { loadKnowledgeBase } from './knowledge/knowledge-base.loader';
 import { KNOWLEDGE_BASE, RecyclingService } from './recycling.service';
-import { LocationsModule } from '../locations/locations.module';
+import { LocationsModule } from '../locations';
 import { ScheduleService } from './schedules/schedule.service';
 
 /**

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { ProblemException } from '../../core/http/problem';
-import { AccountEvents } from '../auth/account-events';
+import { AccountEvents } from '../auth';
 import { HistoryItemSummary } from './history.entity';
 
 export interface AnalysisRecord {

@@ -19,9 +19,9 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { AccountsService } from '../auth/accounts.service';
-import { JwtAuthGuard } from '../auth/auth.guard';
-import { AuthSession, AuthUser, CurrentSession, CurrentUser } from '../auth/current-user.decorator';
+import { AccountsService } from '../auth';
+import { JwtAuthGuard } from '../auth';
+import { AuthSession, AuthUser, CurrentSession, CurrentUser } from '../auth';
 import {
   HistoryPageDto,
   HistoryQueryDto,

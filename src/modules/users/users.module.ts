@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { LocationsModule } from '../locations/locations.module';
+import { LocationsModule } from '../locations';
 import { HistoryEntity } from './history.entity';
 import { HistoryService } from './history.service';
 import { UsersService } from './users.service';

@@ -6,10 +6,10 @@ import { PublishFailedError, TaskPublisher } from '../../core/messaging/task-pub
 import { RoutingKey } from '../../core/messaging/topology';
 import { RedisService } from '../../core/redis/redis.service';
 import { STORAGE_DRIVER, StorageDriver } from '../../core/storage/storage.driver';
-import { HistoryService } from '../users/history.service';
-import { CoachingService } from '../recycling/coaching.service';
-import { ScheduleService } from '../recycling/schedules/schedule.service';
-import { RecyclingService } from '../recycling/recycling.service';
+import { HistoryService } from '../users';
+import { CoachingService } from '../recycling';
+import { ScheduleService } from '../recycling';
+import { RecyclingService } from '../recycling';
 import { ACCEPTED_TYPES, AnalyzeDto } from './dto/analyze.dto';
 import { CorrectionDto } from './dto/correction.dto';
 import { JobEntity } from './jobs/job.entity';
@@ -17,7 +17,7 @@ import { JobView } from './jobs/job.types';
 import { historyEntry } from './jobs/history-entry';
 import { JobsService, toView } from './jobs/jobs.service';
 import { CorrectionSignals } from './pipeline/correction-signals.service';
-import { AuthUser } from '../auth/current-user.decorator';
+import { AuthUser } from '../auth';
 import { ResultBuilder } from './pipeline/result-builder';
 import { originalKey } from './pipeline/storage-keys';
 

@@ -20,7 +20,7 @@ import {
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { ProblemException } from '../../core/http/problem';
-import { AdminGuard } from '../maintenance/admin.guard';
+import { AdminGuard } from '../maintenance';
 import { CorrectionGroup, CorrectionSignals } from './pipeline/correction-signals.service';
 
 class CorrectionsQueryDto {

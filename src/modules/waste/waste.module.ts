@@ -1,11 +1,13 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { StorageModule } from '../../core/storage/storage.module';
-import { RecyclingModule } from '../recycling/recycling.module';
-import { UsersModule } from '../users/users.module';
+import { RecyclingModule } from '../recycling';
+import { UsersModule } from '../users';
 import { AnalysisService } from './analysis.service';
 import { JobEntity } from './jobs/job.entity';
 import { JobEventsEmitter } from './jobs/job-events';
+import { JobImagesService } from './jobs/job-images.service';
+import { JobsRepository } from './jobs/jobs.repository';
 import { JobsService } from './jobs/jobs.service';
 import { CorrectionSignals } from './pipeline/correction-signals.service';
 import { ImageCacheService } from './pipeline/image-cache.service';
@@ -20,6 +22,7 @@ import { ResultBuilder } from './pipeline/result-builder';
 @Module({
   imports: [TypeOrmModule.forFeature([JobEntity]), StorageModule, RecyclingModule, UsersModule],
   providers: [
+    JobsRepository,
     JobsService,
     JobEventsEmitter,
     ImageCacheService,
@@ -27,8 +30,10 @@ import { ResultBuilder } from './pipeline/result-builder';
     PipelineRelay,
     AnalysisService,
     CorrectionSignals,
+    JobImagesService,
   ],
   exports: [
+    JobImagesService,
     CorrectionSignals,
     JobsService,
     ImageCacheService,

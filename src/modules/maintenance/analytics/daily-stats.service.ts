@@ -6,21 +6,16 @@ import { DailyStats, Share, StageLatency, StoredDailyStats } from './daily-stats
 
 const TERMINAL = `('completed', 'failed', 'expired')`;
 
-/** job_events row from a waste.jobs row `j`; ON CONFLICT makes every write idempotent. */
+/**
+ * job_events rows from the waste module's read model `j` (waste.job_facts, its public view of
+ * jobs: this module never reads waste.jobs); ON CONFLICT makes every write idempotent.
+ */
 const RECORD = `
   INSERT INTO analytics.job_events
     (job_id, status, error_code, cache_hit, cache_kind, categories, timings, created_at, finished_at)
-  SELECT j.id, j.status, j.error_code,
-         COALESCE((j.result->'cache'->>'hit')::boolean, false),
-         j.result->'cache'->>'kind',
-         ARRAY(SELECT i.item->'category'->>'id'
-                 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(j.result->'items') = 'array'
-                                                THEN j.result->'items' ELSE '[]'::jsonb END)
-                      WITH ORDINALITY AS i(item, n)
-                WHERE i.item->'category'->>'id' IS NOT NULL
-                ORDER BY i.n),
+  SELECT j.job_id, j.status, j.error_code, j.cache_hit, j.cache_kind, j.categories,
          j.timings, j.created_at, j.finished_at
-    FROM waste.jobs j
+    FROM waste.job_facts j
    WHERE j.status IN ${TERMINAL} AND %WHERE%
   ON CONFLICT (job_id) %CONFLICT%
   RETURNING job_id`;
@@ -41,7 +36,7 @@ export async function recordJobEvents(
   db: Pick<EntityManager, 'query'>,
   jobIds: string[],
 ): Promise<number> {
-  return ((await db.query(recordSql('j.id = ANY($1::uuid[])', REWRITE), [jobIds])) as unknown[])
+  return ((await db.query(recordSql('j.job_id = ANY($1::uuid[])', REWRITE), [jobIds])) as unknown[])
     .length;
 }
 
@@ -57,7 +52,7 @@ const ms = (v: unknown): number => Math.round(Number(v) * 10) / 10;
 
 /**
  * Per-job analytics events and the daily aggregate. analytics.job_events is written by
- * analytics.low.save for each completed job and back-filled from waste.jobs for every other
+ * analytics.low.save for each completed job and back-filled from waste.job_facts for every other
  * finished job (failed, expired, or a lost event) before a day is aggregated, so the numbers are
  * exactly those of the jobs, and stay so after accounts (and their jobs) are deleted.
  */
@@ -131,7 +126,7 @@ export class DailyStatsService {
         `SELECT e.status, count(*)::int AS n FROM ${ev} WHERE ${inDay} GROUP BY e.status`,
       ),
       q<{ n: number }>(
-        `SELECT count(*)::int AS n FROM waste.jobs j
+        `SELECT count(*)::int AS n FROM waste.job_facts j
           WHERE ${ON_DAY('j.created_at')} AND j.status NOT IN ${TERMINAL}`,
       ),
       q<{ code: string; n: number }>(

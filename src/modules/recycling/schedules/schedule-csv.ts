@@ -5,7 +5,7 @@ import {
   eachRecord,
   readColumns,
 } from '../../../core/csv/public-data-csv';
-import { nameKey, sidoCodeOf, sidoNameOf } from '../../locations/regions/region-names';
+import { nameKey, sidoCodeOf, sidoNameOf } from '../../locations';
 import { formatClock, parseClock } from './put-out-window';
 
 /** One row of recycling.disposal_schedules as the importer hands it over. */

@@ -9,9 +9,9 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { ProblemException } from '../../../core/http/problem';
-import { JwtAuthGuard } from '../../auth/auth.guard';
-import { AuthUser, CurrentUser } from '../../auth/current-user.decorator';
-import { regionUnknown } from '../../locations/regions/regions.service';
+import { JwtAuthGuard } from '../../auth';
+import { AuthUser, CurrentUser } from '../../auth';
+import { regionUnknown } from '../../locations';
 import { ScheduleQueryDto, ScheduleResponseDto } from './schedule.dto';
 import { ScheduleAnswer, ScheduleService } from './schedule.service';
 

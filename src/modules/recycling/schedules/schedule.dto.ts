@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
-import { OptionalCoordinate } from '../../locations/dto/location-queries.dto';
+import { OptionalCoordinate } from '../../locations';
 import { LOCALES, Locale } from '../recycling.types';
 import { WEEKDAY_IDS } from './put-out-window';
 import { WASTE_KINDS } from './waste-kinds';

@@ -1,8 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { RegionsService, ResolvedRegion } from '../../locations/regions/regions.service';
-import { nameKey } from '../../locations/regions/region-names';
-import { HomeRegionRepository } from '../../users/home-region.repository';
+import { RegionsService, ResolvedRegion } from '../../locations';
+import { nameKey } from '../../locations';
+import { HomeRegionRepository } from '../../users';
 import type { Locale } from '../recycling.types';
 import { DisposalSchedulesRepository, ScheduleRow } from './disposal-schedules.repository';
 import { WEEKDAY_IDS, WeekdayId, nextWindow, parseClock, parseDays } from './put-out-window';

@@ -12,7 +12,7 @@ import {
   MinLength,
   ValidateIf,
 } from 'class-validator';
-import { UserDto } from '../../auth/dto/user.dto';
+import { UserDto } from '../../auth';
 
 export class StatsDto {
   @ApiProperty({ description: 'Completed analyses' })

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ScheduleResponseDto } from '../../recycling/schedules/schedule.dto';
+import { ScheduleResponseDto } from '../../recycling';
 
 class BoxDto {
   @ApiProperty() x!: number;

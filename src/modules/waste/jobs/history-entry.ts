@@ -1,4 +1,4 @@
-import type { AnalysisRecord } from '../../users/history.service';
+import type { AnalysisRecord } from '../../users';
 import { JobEntity } from './job.entity';
 import { toView } from './jobs.service';
 

@@ -11,7 +11,7 @@ import type Redis from 'ioredis';
 import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
 import { ProblemException } from '../../../core/http/problem';
 import { RedisService } from '../../../core/redis/redis.service';
-import { revokedChannel } from '../../auth/token-deny-list';
+import { revokedChannel } from '../../auth';
 import { JobView } from './job.types';
 import { redisTransportOptions } from './redis-options.util';
 

@@ -1,5 +1,5 @@
-import type { CategoryGuidance } from '../../recycling/recycling.types';
-import type { ScheduleAnswer } from '../../recycling/schedules/schedule.service';
+import type { CategoryGuidance } from '../../recycling';
+import type { ScheduleAnswer } from '../../recycling';
 
 export type JobStatus =
   'awaiting_upload' | 'queued' | 'processing' | 'completed' | 'failed' | 'expired';

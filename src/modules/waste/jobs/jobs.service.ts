@@ -6,8 +6,11 @@ import { Metrics } from '../../../core/observability/metrics';
 import { RedisService } from '../../../core/redis/redis.service';
 import { STORAGE_DRIVER, StorageDriver } from '../../../core/storage/storage.driver';
 import { JobEntity } from './job.entity';
+import { JobGuard, JobPatch, JobsRepository, UpdateOptions } from './jobs.repository';
+
+export type { JobGuard, JobPatch, UpdateOptions };
 import { JobEventsEmitter } from './job-events';
-import { JobResult, JobStage, JobStatus, JobView, StageTimings, TERMINAL } from './job.types';
+import { JobResult, JobStage, JobStatus, JobView, TERMINAL } from './job.types';
 
 /** Progress shown for each stage (docs/api.md: stage + progress on every transition). */
 export const STAGE_PROGRESS: Record<JobStage, number> = {
@@ -20,35 +23,6 @@ export const STAGE_PROGRESS: Record<JobStage, number> = {
   saving: 90,
 };
 
-const COLUMNS: Record<string, string> = {
-  status: 'status',
-  stage: 'stage',
-  progress: 'progress',
-  imageSha256: 'image_sha256',
-  imagePhash: 'image_phash',
-  result: 'result',
-  errorCode: 'error_code',
-  errorMessage: 'error_message',
-  correction: 'correction',
-  queuedAt: 'queued_at',
-  finishedAt: 'finished_at',
-  finalizedAt: 'finalized_at',
-  imagesDeletedAt: 'images_deleted_at',
-};
-
-export type JobPatch = Partial<Pick<JobEntity, keyof typeof COLUMNS & keyof JobEntity>>;
-
-export interface UpdateOptions {
-  /** Only update while the job is in one of these statuses (optimistic state machine). */
-  from?: JobStatus[];
-  /** Merged into `timings`. */
-  timings?: StageTimings;
-  /** jsonb_set edits of `result`: path → value. */
-  resultSet?: Record<string, unknown>;
-  /** Extra SQL condition (trusted, static) e.g. completion preconditions. */
-  where?: string;
-}
-
 const SNAPSHOT_TTL_S = 24 * 3600;
 const SET_IF_NEWER = `
 local cur = redis.call('GET', KEYS[1])
@@ -58,40 +32,6 @@ if cur then
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 return 1`;
-
-function rowToEntity(r: Record<string, unknown>): JobEntity {
-  const e = new JobEntity();
-  Object.assign(e, {
-    id: r.id,
-    userId: r.user_id,
-    status: r.status,
-    stage: r.stage,
-    progress: Number(r.progress),
-    version: Number(r.version),
-    contentType: r.content_type,
-    contentLength: Number(r.content_length),
-    hint: r.hint,
-    locale: r.locale,
-    lat: r.lat === null ? null : Number(r.lat),
-    lng: r.lng === null ? null : Number(r.lng),
-    storageKey: r.storage_key,
-    uploadExpiresAt: r.upload_expires_at,
-    imageSha256: r.image_sha256,
-    imagePhash: r.image_phash,
-    result: r.result,
-    errorCode: r.error_code,
-    errorMessage: r.error_message,
-    timings: r.timings ?? {},
-    correction: r.correction,
-    queuedAt: r.queued_at,
-    finishedAt: r.finished_at,
-    finalizedAt: r.finalized_at,
-    imagesDeletedAt: r.images_deleted_at,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  });
-  return e;
-}
 
 export function toView(j: JobEntity): JobView {
   return {
@@ -117,6 +57,7 @@ export class JobsService {
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
+    private readonly repo: JobsRepository,
     private readonly redis: RedisService,
     private readonly events: JobEventsEmitter,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
@@ -134,20 +75,13 @@ export class JobsService {
   }
 
   async insert(job: Partial<JobEntity>): Promise<JobEntity> {
-    const saved = await this.db
-      .getRepository(JobEntity)
-      .save(this.db.getRepository(JobEntity).create(job));
-    const fresh = await this.get(saved.id);
-    await this.publish(fresh!);
-    return fresh!;
+    const fresh = await this.repo.insert(job);
+    await this.publish(fresh);
+    return fresh;
   }
 
   async get(jobId: string): Promise<JobEntity | undefined> {
-    const rows = (await this.db.query('SELECT * FROM waste.jobs WHERE id = $1', [jobId])) as Record<
-      string,
-      unknown
-    >[];
-    return rows[0] ? rowToEntity(rows[0]) : undefined;
+    return this.repo.get(jobId);
   }
 
   /** The job if it belongs to the user; otherwise 404 (never 403: no existence leaks). */
@@ -200,36 +134,7 @@ export class JobsService {
     patch: JobPatch,
     opts: UpdateOptions = {},
   ): Promise<JobEntity | undefined> {
-    const sets: string[] = ['version = version + 1', 'updated_at = now()'];
-    const params: unknown[] = [jobId];
-    const p = (v: unknown) => {
-      params.push(v);
-      return `$${params.length}`;
-    };
-    for (const [k, v] of Object.entries(patch)) {
-      const col = COLUMNS[k];
-      if (!col) throw new Error(`not an updatable job column: ${k}`);
-      sets.push(
-        `${col} = ${p(k === 'result' || k === 'correction' ? JSON.stringify(v) : v)}${k === 'result' || k === 'correction' ? '::jsonb' : ''}`,
-      );
-    }
-    if (opts.timings) sets.push(`timings = timings || ${p(JSON.stringify(opts.timings))}::jsonb`);
-    if (opts.resultSet) {
-      let expr = 'result';
-      for (const [path, value] of Object.entries(opts.resultSet)) {
-        expr = `jsonb_set(${expr}, ${p(`{${path}}`)}::text[], ${p(JSON.stringify(value))}::jsonb, true)`;
-      }
-      sets.push(`result = ${expr}`);
-    }
-    const where = ['id = $1'];
-    if (opts.from) where.push(`status = ANY(${p(opts.from)}::text[])`);
-    if (opts.where) where.push(`(${opts.where})`);
-    const rows = (await db.query(
-      `UPDATE waste.jobs SET ${sets.join(', ')} WHERE ${where.join(' AND ')} RETURNING *`,
-      params,
-    )) as [Record<string, unknown>[], number];
-    const row = rows[0]?.[0];
-    return row ? rowToEntity(row) : undefined;
+    return this.repo.update(db, jobId, patch, opts);
   }
 
   /**
@@ -268,14 +173,14 @@ export class JobsService {
   }
 
   /**
-   * Ends a job as failed with a machine-readable code, unless it already ended (or `where`, a
-   * trusted static condition, does not hold).
+   * Ends a job as failed with a machine-readable code, unless it already ended (or `guard` does
+   * not hold).
    */
   async fail(
     jobId: string,
     code: string,
     message: string,
-    opts: { where?: string } = {},
+    guard: JobGuard = {},
   ): Promise<JobEntity | undefined> {
     return this.update(
       jobId,
@@ -286,7 +191,7 @@ export class JobsService {
         errorMessage: message.slice(0, 500),
         finishedAt: new Date(),
       },
-      { from: ['awaiting_upload', 'queued', 'processing'], where: opts.where },
+      { from: ['awaiting_upload', 'queued', 'processing'], ...guard },
     );
   }
 

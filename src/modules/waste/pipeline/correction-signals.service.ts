@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
 import { Metrics } from '../../../core/observability/metrics';
-import { AuthUser } from '../../auth/current-user.decorator';
+import { AuthUser } from '../../auth';
 import { JobEntity } from '../jobs/job.entity';
 import { ClassifiedItem } from '../jobs/job.types';
 import { ImageCacheService } from './image-cache.service';

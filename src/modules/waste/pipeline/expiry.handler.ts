@@ -4,7 +4,7 @@ import type { Channel, ConsumeMessage } from 'amqplib';
 import { JobTaskSchema } from '../../../core/messaging/messages';
 import { TaskPublisher } from '../../../core/messaging/task-publisher';
 import { QueueName, RoutingKey, WORK_QUEUES } from '../../../core/messaging/topology';
-import { JobsService } from '../jobs/jobs.service';
+import { JobGuard, JobsService } from '../jobs/jobs.service';
 import { SaveTask } from './task-payloads';
 
 /** The code a job fails with when its message expired unread in q.fast or q.external. */
@@ -93,29 +93,28 @@ export class PipelineExpiryHandler implements OnApplicationBootstrap {
     const ttlS = (WORK_QUEUES.find((q) => q.name === queue)?.ttlMs ?? 0) / 1000;
     const role = queue === QueueName.Fast ? 'fast' : 'external';
     const message = `no ${role} worker took ${routingKey} within ${ttlS} s (${queue} backlog or no worker)`;
-    // Unchanged since the message was sent (epoch ms, a number we checked: safe to inline).
+    // Unchanged since the message was sent.
     const sentMs = Number(raw.properties.headers?.['x-published-at']);
     const sent = Number.isFinite(sentMs) ? sentMs : (Number(raw.properties.timestamp) + 1) * 1000;
-    const unchanged = Number.isFinite(sent)
-      ? `updated_at <= to_timestamp(${(sent + CLOCK_SKEW_MS) / 1000})`
-      : 'true';
-    let where: string | undefined;
+    const unchangedSince = Number.isFinite(sent) ? new Date(sent + CLOCK_SKEW_MS) : undefined;
+    let guard: JobGuard;
     switch (routingKey) {
       case RoutingKey.WasteDownload:
-        where = `(status = 'queued' OR stage IN ('downloading', 'hashing', 'preprocessing')) AND ${unchanged}`;
+        guard = {
+          from: ['queued', 'processing'],
+          stages: [null, 'downloading', 'hashing', 'preprocessing'],
+          unchangedSince,
+        };
         break;
       case RoutingKey.Vision:
-        where = `stage = 'classifying' AND ${unchanged}`;
+        guard = { stages: ['classifying'], unchangedSince };
         break;
       // Coaching and nearby run side by side, so the other part may have changed the job.
       case RoutingKey.Feedback:
-        where = `stage = 'coaching' AND result->'coaching' = 'null'::jsonb`;
+        guard = { stages: ['coaching'], pending: ['coaching'] };
         break;
       case RoutingKey.WasteSave:
-        where =
-          task.part === 'nearby'
-            ? `result->'nearby' = 'null'::jsonb`
-            : `result->'coaching' = 'null'::jsonb`;
+        guard = { pending: [task.part === 'nearby' ? 'nearby' : 'coaching'] };
         break;
       case RoutingKey.MapNearby: {
         // Nearby points are a bonus: the job completes with an empty list (as on a dead letter).
@@ -129,7 +128,7 @@ export class PipelineExpiryHandler implements OnApplicationBootstrap {
       default:
         return;
     }
-    const failed = await this.jobs.fail(jobId, BACKLOG_EXPIRED, message, { where });
+    const failed = await this.jobs.fail(jobId, BACKLOG_EXPIRED, message, guard);
     if (failed) this.logger.warn(`job ${jobId} failed: ${BACKLOG_EXPIRED} (${message})`);
   }
 }

@@ -2,10 +2,13 @@ import sharp from 'sharp';
 import { makePhoto, nearCopy } from '../../../../test/support/photos';
 import {
   colourDistance,
+  decodeAndClean,
   fingerprint,
   hammingHex,
+  pixelFingerprint,
   sniffFormat,
   validateAndClean,
+  visionCopy,
 } from './image-processing';
 
 const parts = (fp: string) => {
@@ -58,5 +61,23 @@ describe('near-duplicate fingerprint', () => {
     expect(sniffFormat(await makePhoto(1, { format: 'png', width: 20, height: 20 }))).toBe('png');
     expect(sniffFormat(await makePhoto(1, { format: 'webp', width: 20, height: 20 }))).toBe('webp');
     expect(sniffFormat(Buffer.from('GIF89a...'))).toBeUndefined();
+  });
+
+  it('the one-decode path (pixels) fingerprints like the clean copy, and makes the 640 px vision copy', async () => {
+    for (const seed of [21, 22, 23]) {
+      const decoded = await decodeAndClean(await makePhoto(seed), 4e7);
+      const fromPixels = parts(await pixelFingerprint(decoded.pixels));
+      const fromClean = parts(await fingerprint(decoded.clean));
+      expect(hammingHex(fromPixels.dhash, fromClean.dhash)).toBeLessThanOrEqual(2);
+      expect(colourDistance(fromPixels.colour, fromClean.colour)).toBeLessThanOrEqual(4);
+      const vision = await visionCopy(decoded.pixels);
+      const meta = await sharp(vision.image).metadata();
+      expect(meta.format).toBe('jpeg');
+      expect(Math.max(meta.width!, meta.height!)).toBe(Math.min(640, decoded.width));
+      // The clean copy carries no metadata: only the pixels were encoded.
+      const clean = await sharp(decoded.clean).metadata();
+      expect(clean.exif).toBeUndefined();
+      expect([clean.width, clean.height]).toEqual([decoded.width, decoded.height]);
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { RecyclingService } from '../../recycling/recycling.service';
-import { Locale } from '../../recycling/recycling.types';
+import { RecyclingService } from '../../recycling';
+import { Locale } from '../../recycling';
 import { ClassifiedItem, ResultItem } from '../jobs/job.types';
 
 /** Deterministic guidance from the knowledge base: no LLM, so it is shown at once. */

@@ -1,7 +1,7 @@
 import { PermanentTaskError } from '../../../core/messaging/task.errors';
 import { Provider } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
-import { RecyclingService } from '../../recycling/recycling.service';
+import { RecyclingService } from '../../recycling';
 import { OpenAiVisionProvider } from './openai-vision.client';
 import { RoboflowClient } from './roboflow.client';
 import { VISION_PROVIDER, VisionProvider } from './vision.driver';

@@ -10,10 +10,10 @@ import { PermanentTaskError, errorCode } from '../../../core/messaging/task.erro
 import { RoutingKey } from '../../../core/messaging/topology';
 import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
 import { STORAGE_DRIVER, StorageDriver } from '../../../core/storage/storage.driver';
-import { LocationsService } from '../../locations/locations.service';
-import { CoachingService } from '../../recycling/coaching.service';
-import { ScheduleService } from '../../recycling/schedules/schedule.service';
-import { LocationType } from '../../recycling/recycling.types';
+import { LocationsService } from '../../locations';
+import { CoachingService } from '../../recycling';
+import { ScheduleService } from '../../recycling';
+import { LocationType } from '../../recycling';
 import { ClassifiedItem } from '../jobs/job.types';
 import { JobsService } from '../jobs/jobs.service';
 import { VISION_PROVIDER, VisionProvider } from '../vision/vision.driver';
@@ -105,7 +105,7 @@ export class ExternalPipelineHandlers implements TaskFailureListener {
       { stage: 'coaching', progress: 70, result },
       {
         from: ['processing'],
-        where: `stage = 'classifying'`,
+        stages: ['classifying'],
         timings: { vision: visionMs ?? 0, guidance: Date.now() - started - (visionMs ?? 0) },
       },
     );

@@ -15,8 +15,8 @@ import {
   ObjectTooLargeError,
   StorageDriver,
 } from '../../../core/storage/storage.driver';
-import { recordJobEvents } from '../../maintenance/analytics/daily-stats.service';
-import { HistoryService } from '../../users/history.service';
+import { recordJobEvents } from '../../maintenance';
+import { HistoryService } from '../../users';
 import { historyEntry } from '../jobs/history-entry';
 import { JobEntity } from '../jobs/job.entity';
 import { JobsService } from '../jobs/jobs.service';
@@ -156,7 +156,7 @@ export class FastPipelineHandlers implements TaskFailureListener {
             { stage: 'saving', progress: 90 },
             {
               from: ['processing'],
-              where: `result->'coaching' = 'null'::jsonb`,
+              pending: ['coaching'],
               resultSet: {
                 coaching: task.coaching,
                 schedule: task.schedule ?? null,
@@ -170,7 +170,7 @@ export class FastPipelineHandlers implements TaskFailureListener {
             {},
             {
               from: ['processing'],
-              where: `result->'nearby' = 'null'::jsonb`,
+              pending: ['nearby'],
               resultSet: { nearby: task.nearby },
               timings: { nearby: task.nearbyMs },
             },
