@@ -33,6 +33,8 @@ import { ResultBuilder } from './pipeline/result-builder';
     JobImagesService,
   ],
   exports: [
+    // For the handlers src/app/app.module.ts wires in (the purge and the watchdog).
+    JobsRepository,
     JobImagesService,
     CorrectionSignals,
     JobsService,

@@ -146,4 +146,36 @@ export class JobsRepository {
     const row = rows[0]?.[0];
     return row ? rowToEntity(row) : undefined;
   }
+
+  /** Up to `limit` job ids of one account (the account purge, batch by batch). */
+  async idsOfUser(userId: string, limit: number): Promise<string[]> {
+    const rows = (await this.db.query('SELECT id FROM waste.jobs WHERE user_id = $1 LIMIT $2', [
+      userId,
+      limit,
+    ])) as { id: string }[];
+    return rows.map((r) => r.id);
+  }
+
+  async delete(ids: string[]): Promise<void> {
+    await this.db.query('DELETE FROM waste.jobs WHERE id = ANY($1::uuid[])', [ids]);
+  }
+
+  /** Jobs still waiting for an upload whose link expired over a minute ago. */
+  async uploadsExpired(limit: number): Promise<string[]> {
+    const rows = (await this.db.query(
+      `SELECT id FROM waste.jobs WHERE status = 'awaiting_upload' AND upload_expires_at < now() - interval '1 minute' LIMIT $1`,
+      [limit],
+    )) as { id: string }[];
+    return rows.map((r) => r.id);
+  }
+
+  /** Queued or processing jobs without a change for `seconds`. */
+  async unchangedFor(seconds: number, limit: number): Promise<string[]> {
+    const rows = (await this.db.query(
+      `SELECT id FROM waste.jobs WHERE status IN ('queued', 'processing')
+          AND updated_at < now() - make_interval(secs => $1) LIMIT $2`,
+      [seconds, limit],
+    )) as { id: string }[];
+    return rows.map((r) => r.id);
+  }
 }

@@ -1,11 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
 import { TaskHandler } from '../../../core/messaging/task-handler.decorator';
 import { RoutingKey } from '../../../core/messaging/topology';
 import { RedisService } from '../../../core/redis/redis.service';
 import { STORAGE_DRIVER, StorageDriver } from '../../../core/storage/storage.driver';
+import { JobsRepository } from '../jobs/jobs.repository';
 import { JobsService } from '../jobs/jobs.service';
 import { PipelineRelay } from './pipeline-relay';
 import { allKeys } from './storage-keys';
@@ -16,7 +15,7 @@ export class WasteBulkHandlers {
   private readonly logger = new Logger(WasteBulkHandlers.name);
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly repo: JobsRepository,
     private readonly jobs: JobsService,
     private readonly relay: PipelineRelay,
     private readonly redis: RedisService,
@@ -28,23 +27,15 @@ export class WasteBulkHandlers {
   @TaskHandler(RoutingKey.AccountPurge)
   async purgeAccount({ userId }: { userId: string }): Promise<void> {
     for (;;) {
-      const rows = (await this.db.query('SELECT id FROM waste.jobs WHERE user_id = $1 LIMIT 500', [
-        userId,
-      ])) as { id: string }[];
-      if (!rows.length) break;
-      await this.storage.delete(rows.flatMap((r) => allKeys(userId, r.id)));
-      await this.db.query('DELETE FROM waste.jobs WHERE id = ANY($1::uuid[])', [
-        rows.map((r) => r.id),
-      ]);
-      await Promise.all(rows.map((r) => this.jobs.forgetSnapshot(r.id)));
+      const ids = await this.repo.idsOfUser(userId, 500);
+      if (!ids.length) break;
+      await this.storage.delete(ids.flatMap((id) => allKeys(userId, id)));
+      await this.repo.delete(ids);
+      await Promise.all(ids.map((id) => this.jobs.forgetSnapshot(id)));
     }
     this.logger.log(`purged jobs and images of account ${userId}`);
   }
 
-  /**
-   * Every job ends: uploads that never came expire, and jobs stuck past JOB_TIMEOUT_SECONDS
-   * (a message expired by TTL, dead-lettered or lost) fail with TIMEOUT.
-   */
   /**
    * Every job ends: uploads that never came expire; jobs without progress for JOB_RESUME_SECONDS
    * get the message they wait for sent again (a message expired by TTL, dead-lettered by a
@@ -53,30 +44,21 @@ export class WasteBulkHandlers {
    */
   @TaskHandler(RoutingKey.SchedJobsWatchdog)
   async watchdog(): Promise<{ expired: number; resumed: number; timedOut: number }> {
-    const expired = (await this.db.query(
-      `SELECT id FROM waste.jobs WHERE status = 'awaiting_upload' AND upload_expires_at < now() - interval '1 minute' LIMIT 1000`,
-    )) as { id: string }[];
-    for (const { id } of expired) {
+    const expired = await this.repo.uploadsExpired(1000);
+    for (const id of expired) {
       await this.jobs.update(
         id,
         { status: 'expired', finishedAt: new Date() },
         { from: ['awaiting_upload'] },
       );
     }
-    const stuck = (await this.db.query(
-      `SELECT id FROM waste.jobs WHERE status IN ('queued', 'processing') AND updated_at < now() - make_interval(secs => $1) LIMIT 1000`,
-      [this.config.JOB_TIMEOUT_SECONDS],
-    )) as { id: string }[];
-    for (const { id } of stuck) {
+    const stuck = await this.repo.unchangedFor(this.config.JOB_TIMEOUT_SECONDS, 1000);
+    for (const id of stuck) {
       await this.jobs.fail(id, 'TIMEOUT', `no progress for ${this.config.JOB_TIMEOUT_SECONDS} s`);
     }
-    const idle = (await this.db.query(
-      `SELECT id FROM waste.jobs WHERE status IN ('queued', 'processing')
-          AND updated_at < now() - make_interval(secs => $1) LIMIT 1000`,
-      [this.config.JOB_RESUME_SECONDS],
-    )) as { id: string }[];
+    const idle = await this.repo.unchangedFor(this.config.JOB_RESUME_SECONDS, 1000);
     let resumed = 0;
-    for (const { id } of idle) {
+    for (const id of idle) {
       const once = await this.redis.client.set(
         this.redis.key('waste', 'resumed', id),
         '1',
