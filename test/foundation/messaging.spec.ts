@@ -166,6 +166,20 @@ describe('RabbitMQ topology, routing and failure handling', () => {
     expect(attempts.map((a) => a.attempt)).toEqual([1, 2]);
   });
 
+  it('an outage of our own dependency outlasts the attempts: the message keeps retrying instead of being dead-lettered', async () => {
+    // The bulk worker of the test above allows 2 attempts; a database that refuses connections
+    // is not the message's fault, and its job could not even be failed.
+    await publish(RoutingKey.AnalyticsSave, { tag: 'outage', mode: 'outage-always' });
+    await waitFor(
+      'a third attempt',
+      async () =>
+        (await probeRecords(redis(), 'started')).some((r) => r.tag === 'outage' && r.attempt >= 3),
+      30_000,
+    );
+    const dead = await probe.drain('q.dlq');
+    expect(dead.filter((m) => m.content.toString().includes('"outage"'))).toEqual([]);
+  });
+
   it('a message no handler knows is dead-lettered, not lost or looped', async () => {
     const amqp = probe.channel;
     amqp.publish('tasks', 'waste.high.unknown', Buffer.from('{"tag":"nobody"}'), {

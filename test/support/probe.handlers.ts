@@ -11,7 +11,7 @@ import { RedisService } from '../../src/core/redis/redis.service';
 
 const ProbePayloadSchema = z.object({
   tag: z.string(),
-  /** 'ok' | 'permanent' | 'transient-once' | 'transient-always' */
+  /** 'ok' | 'permanent' | 'transient-once' | 'transient-always' | 'outage-always' (ECONNREFUSED) */
   mode: z.string().optional(),
   sleepMs: z.number().optional(),
 });
@@ -63,6 +63,10 @@ export class ProbeHandlers {
     if (p.sleepMs) await new Promise((r) => setTimeout(r, p.sleepMs));
     if (p.mode === 'permanent')
       throw new PermanentTaskError('PROBE_BROKEN', `probe ${p.tag} fails for good`);
+    if (p.mode === 'outage-always')
+      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), {
+        code: 'ECONNREFUSED',
+      });
     if (p.mode === 'transient-always')
       throw new RetryableTaskError('PROBE_FLAKY', `probe ${p.tag} keeps failing`);
     if (p.mode === 'transient-once' && ctx.attempt === 1) {

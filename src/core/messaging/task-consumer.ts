@@ -16,7 +16,7 @@ import { Metrics } from '../observability/metrics';
 import { CONSUMED_QUEUES } from './consumed-queues.token';
 import { MESSAGE_SCHEMAS, MessageSchemas } from './messages';
 import { TaskContext, TaskHandlerMetadata, isTaskFailureListener } from './task-handler.decorator';
-import { errorCode, isTransient } from './task.errors';
+import { RetryableTaskError, errorCode, isTransient } from './task.errors';
 import {
   ALL_ROUTING_KEYS,
   DEAD_LETTER_EXCHANGE,
@@ -178,7 +178,10 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       done('ok');
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      if (isTransient(err) && attempt < this.config.TASK_MAX_ATTEMPTS) {
+      if (
+        isTransient(err) &&
+        (attempt < this.config.TASK_MAX_ATTEMPTS || this.ridesOut(err, headers))
+      ) {
         const tier = this.retryTier(attempt, (err as { retryAfterMs?: number }).retryAfterMs);
         this.logger.warn(`${routingKey} attempt ${attempt} failed (${message}); retry in ${tier}s`);
         await this.amqp.publish(RETRY_EXCHANGE, routingKey, raw.content, {
@@ -237,6 +240,19 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       attempt: ctx.attempt,
     });
     return storage.run(new Store(child), fn);
+  }
+
+  /**
+   * Past the last attempt, an outage of our own dependency (PostgreSQL, Redis, RabbitMQ — not a
+   * provider's RetryableTaskError) keeps its message retrying, every 60 s at the largest tier,
+   * until the message is JOB_TIMEOUT_SECONDS old: the job's failure could not be recorded
+   * anyway, and so the job goes on within a minute of the dependency's return instead of
+   * waiting for the watchdog (docs/messaging.md → Failures).
+   */
+  private ridesOut(err: unknown, headers: Record<string, unknown>): boolean {
+    if (err instanceof RetryableTaskError) return false;
+    const sentAt = Number(headers['x-published-at']);
+    return Number.isFinite(sentAt) && Date.now() - sentAt < this.config.JOB_TIMEOUT_SECONDS * 1000;
   }
 
   /** Smallest delay tier ≥ max(2^(attempt-1) s, Retry-After), capped at the largest tier. */
