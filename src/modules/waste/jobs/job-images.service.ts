@@ -1,12 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { STORAGE_DRIVER, StorageDriver } from '../../../core/storage/storage.driver';
 import { AccountsService } from '../../auth';
 import { allKeys } from '../pipeline/storage-keys';
+import { JobsRepository } from './jobs.repository';
 
 const BATCH = 500;
-const FINISHED = `status IN ('completed', 'failed', 'expired')`;
 
 /**
  * The stored images of jobs, deleted when they are due (sched.cleanup.images, run by the
@@ -17,14 +15,14 @@ const FINISHED = `status IN ('completed', 'failed', 'expired')`;
 @Injectable()
 export class JobImagesService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly repo: JobsRepository,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     private readonly accounts: AccountsService,
   ) {}
 
   /** Jobs older than `days`; at most `maxBatches` batches. Returns how many jobs. */
   deletePastRetention(days: number, maxBatches: number): Promise<number> {
-    return this.deleteWhere(`created_at < now() - make_interval(days => $1)`, [days], maxBatches);
+    return this.deleteWhere({ olderThanDays: days }, maxBatches);
   }
 
   /**
@@ -32,37 +30,26 @@ export class JobImagesService {
    * account, or a guest merged into another). Which accounts exist is the auth module's answer.
    */
   async deleteOfMissingAccounts(maxBatches: number): Promise<number> {
-    const rows = (await this.db.query(
-      `SELECT DISTINCT user_id FROM waste.jobs WHERE images_deleted_at IS NULL AND ${FINISHED}`,
-    )) as { user_id: string }[];
+    const users = await this.repo.usersWithStoredImages();
     const missing: string[] = [];
-    for (let i = 0; i < rows.length; i += 1000) {
-      missing.push(...(await this.accounts.missing(rows.slice(i, i + 1000).map((r) => r.user_id))));
+    for (let i = 0; i < users.length; i += 1000) {
+      missing.push(...(await this.accounts.missing(users.slice(i, i + 1000))));
     }
     if (!missing.length) return 0;
-    return this.deleteWhere(`${FINISHED} AND user_id = ANY($1::uuid[])`, [missing], maxBatches);
+    return this.deleteWhere({ finishedOf: missing }, maxBatches);
   }
 
   private async deleteWhere(
-    condition: string,
-    params: unknown[],
+    rule: Parameters<JobsRepository['withStoredImages']>[0],
     maxBatches: number,
   ): Promise<number> {
     let deleted = 0;
     for (let i = 0; i < maxBatches; i++) {
-      const rows = (await this.db.query(
-        `SELECT id, user_id FROM waste.jobs
-          WHERE images_deleted_at IS NULL AND ${condition}
-          ORDER BY created_at LIMIT ${BATCH}`,
-        params,
-      )) as { id: string; user_id: string }[];
-      if (!rows.length) break;
-      await this.storage.delete(rows.flatMap((r) => allKeys(r.user_id, r.id)));
-      await this.db.query(
-        `UPDATE waste.jobs SET images_deleted_at = now() WHERE id = ANY($1::uuid[])`,
-        [rows.map((r) => r.id)],
-      );
-      deleted += rows.length;
+      const jobs = await this.repo.withStoredImages(rule, BATCH);
+      if (!jobs.length) break;
+      await this.storage.delete(jobs.flatMap((j) => allKeys(j.userId, j.id)));
+      await this.repo.markImagesDeleted(jobs.map((j) => j.id));
+      deleted += jobs.length;
     }
     return deleted;
   }

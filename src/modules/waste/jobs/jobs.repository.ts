@@ -38,6 +38,8 @@ export interface UpdateOptions {
 }
 
 /** The conditions a state change may be guarded by, besides its own `from` statuses. */
+const FINISHED = `status IN ('completed', 'failed', 'expired')`;
+
 export type JobGuard = Pick<UpdateOptions, 'from' | 'stages' | 'pending' | 'unchangedSince'>;
 
 function rowToEntity(r: Record<string, unknown>): JobEntity {
@@ -177,5 +179,38 @@ export class JobsRepository {
       [seconds, limit],
     )) as { id: string }[];
     return rows.map((r) => r.id);
+  }
+
+  /** Accounts with finished jobs whose images are still stored. */
+  async usersWithStoredImages(): Promise<string[]> {
+    const rows = (await this.db.query(
+      `SELECT DISTINCT user_id FROM waste.jobs WHERE images_deleted_at IS NULL AND ${FINISHED}`,
+    )) as { user_id: string }[];
+    return rows.map((r) => r.user_id);
+  }
+
+  /** Up to `limit` jobs with stored images, oldest first: older than `days`, or finished ones of `users`. */
+  async withStoredImages(
+    rule: { olderThanDays: number } | { finishedOf: string[] },
+    limit: number,
+  ): Promise<{ id: string; userId: string }[]> {
+    const [condition, param] =
+      'olderThanDays' in rule
+        ? [`created_at < now() - make_interval(days => $1)`, rule.olderThanDays]
+        : [`${FINISHED} AND user_id = ANY($1::uuid[])`, rule.finishedOf];
+    const rows = (await this.db.query(
+      `SELECT id, user_id FROM waste.jobs
+        WHERE images_deleted_at IS NULL AND ${condition}
+        ORDER BY created_at LIMIT $2`,
+      [param, limit],
+    )) as { id: string; user_id: string }[];
+    return rows.map((r) => ({ id: r.id, userId: r.user_id }));
+  }
+
+  async markImagesDeleted(ids: string[]): Promise<void> {
+    await this.db.query(
+      `UPDATE waste.jobs SET images_deleted_at = now() WHERE id = ANY($1::uuid[])`,
+      [ids],
+    );
   }
 }
