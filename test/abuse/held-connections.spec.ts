@@ -115,7 +115,7 @@ describe('held connections: event-stream caps, logout closes streams, slow bodie
     expect(d.ended()).toBe(false);
   });
 
-  it('an upload trickling past HTTP_REQUEST_TIMEOUT_MS is cut off with a 408 and leaves no temp file', async () => {
+  it('an upload trickling past HTTP_REQUEST_TIMEOUT_MS is cut off with a 408, leaves no temp file or directory, and frees the link', async () => {
     const erin = await guestLogin(base);
     const { jobId, uploadUrl } = await newJob(erin);
     const u = new URL(uploadUrl);
@@ -134,14 +134,22 @@ describe('held connections: event-stream caps, logout closes streams, slow bodie
     });
     expect(answer).toMatch(/^HTTP\/1\.1 408/);
     expect(answer).toContain('REQUEST_TIMEOUT');
+    // The temp file is gone and so are the per-job and per-user directories it was in.
     const dir = `${iso.env.STORAGE_LOCAL_DIR}/uploads`;
-    await waitFor('the temp file to be removed', async () => {
+    await waitFor('the temp file and its directory to be removed', async () => {
       const files = await readdir(dir, { recursive: true }).catch(() => [] as string[]);
-      return files.some((f) => f.includes('.upload-')) ? undefined : true;
+      return files.some((f) => f.includes(erin.user.id)) ? undefined : true;
     });
     // The job still waits for its photo.
     const status = await fetch(`${base}/api/v1/waste/status/${jobId}`, { headers: bearer(erin) });
     expect(((await status.json()) as { status: string }).status).toBe('awaiting_upload');
+    // The cut-off PUT released its claim on the link: a whole body now goes through.
+    const retry = await fetch(uploadUrl, {
+      method: 'PUT',
+      headers: { 'content-type': 'image/jpeg' },
+      body: Buffer.alloc(5000, 0xff),
+    });
+    expect(retry.status).toBe(200);
   });
 
   it('a JSON body trickling past the deadline is a 408 as well', async () => {

@@ -129,8 +129,13 @@ export class LocalStorageDriver implements StorageDriver {
     await rename(`${p}.tmp`, p);
   }
 
-  /** Deletes the objects and then their directories if that left them empty. */
+  /**
+   * Deletes the objects, any upload still being written to them (`claimUpload`), and then their
+   * directories if that left them empty. The unfinished upload goes first: a PUT renaming it
+   * concurrently either lands before (and its original is deleted next) or finds it gone.
+   */
   async delete(keys: string[]): Promise<void> {
+    await Promise.all(keys.map((k) => rm(this.uploadPath(k), { force: true })));
     await Promise.all(
       keys.flatMap((k) => [
         rm(this.path(k), { force: true }),
@@ -160,17 +165,49 @@ export class LocalStorageDriver implements StorageDriver {
     }
   }
 
-  /** Creates the upload's temp file (its directory too), retrying if a prune removed it. */
-  async openTemp(key: string): Promise<{ path: string; stream: WriteStream }> {
-    const path = this.tempPathFor(key);
+  /**
+   * Claims the one upload a key may receive: creates `<key>.upload` exclusively ('wx', O_EXCL)
+   * and returns a stream into it, or `undefined` if another PUT holds the claim. The claim lives
+   * in the storage directory every role shares (docs/pipeline.md → Storage drivers), so it holds
+   * across API replicas and needs neither Redis nor a lock; it is released by `commitUpload`
+   * (renamed onto the key) or `discardUpload`. Retries if a prune removed the directory.
+   */
+  async claimUpload(key: string): Promise<WriteStream | undefined> {
+    const path = this.uploadPath(key);
     for (let attempt = 0; ; attempt++) {
       await mkdir(dirname(path), { recursive: true });
       try {
         const file = await open(path, 'wx');
-        return { path, stream: file.createWriteStream() };
+        return file.createWriteStream();
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 3) throw err;
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') return undefined;
+        if (code !== 'ENOENT' || attempt >= 3) throw err;
       }
+    }
+  }
+
+  /** Drops a claimed upload (refused, cut off, aborted) and the directories that left empty. */
+  async discardUpload(key: string): Promise<void> {
+    await rm(this.uploadPath(key), { force: true });
+    if (!(await this.head(key))) await rm(this.path(key) + '.meta', { force: true });
+    await this.pruneEmpty(dirname(this.path(key)));
+  }
+
+  /**
+   * Moves a claimed upload onto its key. False when the claim is gone: the job ended meanwhile
+   * and `delete` removed the unfinished upload; the caller then refuses the PUT.
+   */
+  async commitUpload(key: string, contentType: string): Promise<boolean> {
+    const p = this.path(key);
+    await writeFile(`${p}.meta`, JSON.stringify({ contentType }));
+    try {
+      await rename(this.uploadPath(key), p);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await this.discardUpload(key);
+      return false;
     }
   }
 
@@ -183,14 +220,8 @@ export class LocalStorageDriver implements StorageDriver {
     }
   }
 
-  /** Where the local upload endpoint writes (for streaming the request body to disk). */
-  tempPathFor(key: string): string {
-    return `${this.path(key)}.upload-${process.pid}-${Date.now()}`;
-  }
-
-  async commitUpload(tempPath: string, key: string, contentType: string): Promise<void> {
-    const p = this.path(key);
-    await writeFile(`${p}.meta`, JSON.stringify({ contentType }));
-    await rename(tempPath, p);
+  /** The fixed temp path of a key's upload: its name is the claim (`claimUpload`). */
+  private uploadPath(key: string): string {
+    return `${this.path(key)}.upload`;
   }
 }

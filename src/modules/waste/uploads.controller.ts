@@ -1,7 +1,6 @@
 import { Controller, HttpCode, Inject, Put, Query, Req } from '@nestjs/common';
 import { ApiExcludeEndpoint } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { ProblemException } from '../../core/http/problem';
@@ -22,21 +21,13 @@ export class UploadsController {
   ) {}
 
   /**
-   * One PUT per link: once a photo is stored, or its job has moved on (queued, processed,
-   * ended; the original is deleted by then), the link is spent — a second PUT is a 409, not a
-   * fresh original nobody would ever delete.
+   * Whether the link may still store its photo: its job exists and waits for one, and no photo
+   * was stored. A finished job's original is deleted, so the status is what says "spent" then.
    */
-  private async refuseUsedLink(key: string): Promise<void> {
+  private async linkOpen(key: string): Promise<boolean> {
     const jobId = /^uploads\/[^/]+\/([^/]+)\/original$/.exec(key)?.[1];
     const job = jobId ? await this.jobs.get(jobId) : undefined;
-    const stored = await this.storage.head(key);
-    if (stored || !job || job.status !== 'awaiting_upload') {
-      throw new ProblemException(
-        409,
-        'UPLOAD_LINK_USED',
-        'a photo was already uploaded with this link; start a new analysis for another',
-      );
-    }
+    return job?.status === 'awaiting_upload' && !(await this.storage.head(key));
   }
 
   @Put()
@@ -74,8 +65,17 @@ export class UploadsController {
         `this link accepts exactly ${grant.contentLength} bytes`,
       );
     }
-    await this.refuseUsedLink(grant.key);
-    const { path: temp, stream: file } = await this.storage.openTemp(grant.key);
+    // One PUT per link (docs/pipeline.md → Storage drivers): claim first, atomically, then
+    // check — a check before the claim would let every PUT that starts before the first one
+    // commits pass it. A concurrent PUT finds the claim taken; one after the commit finds the
+    // original or a job that moved on.
+    const file = await this.storage.claimUpload(grant.key);
+    if (!file) throw linkUsed();
+    if (!(await this.linkOpen(grant.key))) {
+      file.destroy();
+      await this.storage.discardUpload(grant.key);
+      throw linkUsed();
+    }
     let received = 0;
     const limit = new Transform({
       transform(chunk: Buffer, _enc, cb) {
@@ -94,11 +94,24 @@ export class UploadsController {
           `received ${received} bytes, expected ${grant.contentLength}`,
         );
       }
-      await this.storage.commitUpload(temp, grant.key, grant.contentType);
-      return { stored: true };
+      // The job may have ended while the body arrived (expired, or the link's original was
+      // deleted with it): then the photo is refused rather than stored for nobody.
+      if (!(await this.linkOpen(grant.key))) throw linkUsed();
     } catch (err) {
-      await rm(temp, { force: true });
+      file.destroy();
+      await this.storage.discardUpload(grant.key);
       throw err;
     }
+    // False when the job ended between that check and the rename (its delete took the upload).
+    if (!(await this.storage.commitUpload(grant.key, grant.contentType))) throw linkUsed();
+    return { stored: true };
   }
+}
+
+function linkUsed(): ProblemException {
+  return new ProblemException(
+    409,
+    'UPLOAD_LINK_USED',
+    'a photo was already uploaded with this link, or its job has moved on; start a new analysis for another',
+  );
 }
