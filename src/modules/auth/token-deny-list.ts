@@ -58,7 +58,12 @@ export class TokenDenyList implements OnApplicationBootstrap {
    * under `allkeys-*` a busy Redis may evict it often, each time costing a PostgreSQL rebuild.
    * CONFIG may be disabled (managed Redis): then nothing is said.
    */
-  async onApplicationBootstrap(): Promise<void> {
+  onApplicationBootstrap(): void {
+    // Not awaited: a Redis that is down at boot must not hold the boot up for a log line.
+    void this.checkEvictionPolicy();
+  }
+
+  private async checkEvictionPolicy(): Promise<void> {
     try {
       const [, policy] = (await this.redis.client.config('GET', 'maxmemory-policy')) as string[];
       if (policy?.startsWith('allkeys-')) {
@@ -69,7 +74,7 @@ export class TokenDenyList implements OnApplicationBootstrap {
         );
       }
     } catch {
-      // CONFIG is not available to this client; the policy cannot be checked.
+      // CONFIG is not available to this client (or Redis is down); the policy is not checked.
     }
   }
 
