@@ -169,4 +169,26 @@ describe('corrections are signals: one client cannot rewrite the shared answer',
     expect(after.result.items[0].category.id).toBe('can-metal');
     expect((await admin('/00000000-0000-4000-8000-000000000000/accept', 'POST')).status).toBe(404);
   });
+
+  it('corrections are rate-limited per user (each one re-runs coaching and writes history)', async () => {
+    const who = await guestLogin(base);
+    const job = await analyse(who, await makePhoto(504));
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      const res = await fetch(`${base}/api/v1/waste/jobs/${job.jobId}/correction`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...bearer(who) },
+        body: JSON.stringify({ items: [{ index: 0, categoryId: i % 2 ? 'paper' : 'battery' }] }),
+      });
+      statuses.push(res.status);
+      if (res.status === 429) {
+        expect(res.headers.get('content-type')).toContain('application/problem+json');
+        expect(((await res.json()) as { code: string }).code).toBe('RATE_LIMITED');
+        expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+      } else await res.body?.cancel();
+    }
+    // RATE_LIMIT_CORRECTION_PER_USER defaults to 10 a window.
+    expect(statuses.slice(0, 10)).toEqual(Array(10).fill(200));
+    expect(statuses[10]).toBe(429);
+  });
 });

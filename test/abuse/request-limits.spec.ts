@@ -166,6 +166,10 @@ describe('request limits: JSON depth, members, size, content type, control chara
       ['PATCH', '/users/me', '{"nickname":"a\\u0000b"}'],
       ['PATCH', '/users/me', '{"nickname":"a\\u001Bb"}'],
       ['PATCH', '/users/me', '{"nickname":"a\\u007fb"}'],
+      ['PATCH', '/users/me', '{"nickname":"a\\u0085b"}'],
+      // Raw DEL and C1 bytes are valid JSON text, so the scan itself must refuse them.
+      ['PATCH', '/users/me', '{"nickname":"a\u007fb"}'],
+      ['PATCH', '/users/me', '{"nickname":"a\u009bb"}'],
       [
         'POST',
         '/waste/analyze',

@@ -181,6 +181,7 @@ describe('GET /recycling/schedule and the home region', () => {
     expect(unknown.status).toBe(404);
     expect(unknown.type).toContain('application/problem+json');
     expect(unknown.body.code).toBe('REGION_UNKNOWN');
+    expect(JSON.stringify(unknown.body)).not.toContain('없는구'); // the answer does not echo input
     const sea = await schedule(`?lat=${AT_SEA.lat}&lng=${AT_SEA.lng}`);
     expect([sea.status, sea.body.code]).toEqual([404, 'REGION_UNKNOWN']);
     const code = await schedule('?region=99999');
@@ -198,6 +199,7 @@ describe('GET /recycling/schedule and the home region', () => {
       [`?lat=37.5&lng=127&region=${encodeURIComponent('강남구')}`, 'region'],
       [`?region=${encodeURIComponent('강남구;drop')}`, 'region'],
       ['?locale=fr', 'locale'],
+      ['?region=%20', 'region'], // blank after trimming
       ['', 'region'], // nothing to go on and no home region saved
     ]) {
       const res = await schedule(query);

@@ -161,7 +161,7 @@ export const envSchema = z.object({
   JOB_TIMEOUT_SECONDS: int(30).default(900),
   JOB_RESUME_SECONDS: int(10).default(120),
   /** Distinct registered accounts whose identical corrections replace the shared cached answer; 0 = never. */
-  CORRECTION_CONSENSUS_ACCOUNTS: int(0, 1000).default(3),
+  CORRECTION_CONSENSUS_ACCOUNTS: int(0, 1000).default(0),
   SSE_HEARTBEAT_MS: int(100, 600_000).default(15_000),
   // Beat checks that its schedule is still in Redis this often (and after every reconnect).
   SCHEDULE_CHECK_SECONDS: int(1, 3600).default(30),
@@ -186,6 +186,9 @@ export const envSchema = z.object({
   RATE_LIMIT_REFRESH_PER_USER: int(0).default(20),
   RATE_LIMIT_ANALYZE_PER_USER: int(0).default(30),
   RATE_LIMIT_ANALYZE_PER_IP: int(0).default(120),
+  // A correction re-runs coaching (maybe an LLM call), the schedule, history and a signal write.
+  RATE_LIMIT_CORRECTION_PER_USER: int(0).default(10),
+  RATE_LIMIT_CORRECTION_PER_IP: int(0).default(60),
   /**
    * Proxies (ALB, ingress) that append to X-Forwarded-For in front of the API. 0 (the default)
    * trusts no forwarding header: with nothing in front, the client writes the whole header.

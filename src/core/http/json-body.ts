@@ -19,7 +19,7 @@ export type ScanFailure = 'depth' | 'members' | 'keys' | 'control';
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
-/** `\u00XX` with XX a C0 control (other than TAB, LF, CR) or DEL. */
+/** `\u00XX` with XX a C0 control (other than TAB, LF, CR), DEL or a C1 control. */
 function isControlEscape(text: string, i: number): boolean {
   // text[i] is the `u` after a backslash.
   if (text.charCodeAt(i + 1) !== 0x30 || text.charCodeAt(i + 2) !== 0x30) return false;
@@ -29,6 +29,7 @@ function isControlEscape(text: string, i: number): boolean {
   if (loValue < 0) return false;
   if (hi === 0x30) return loValue !== 0x9 && loValue !== 0xa && loValue !== 0xd;
   if (hi === 0x31) return true;
+  if (hi === 0x38 || hi === 0x39) return true; // U+0080–U+009F
   return hi === 0x37 && loValue === 0xf;
 }
 
@@ -49,6 +50,8 @@ export function scanJson(text: string, limits: JsonBodyLimits): ScanFailure | un
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
+      // Raw C0 bytes are not JSON (JSON.parse refuses them); raw DEL and C1 controls are.
+      if (c === 0x7f || (c >= 0x80 && c <= 0x9f)) return 'control';
       if (c === BACKSLASH) {
         if (text.charCodeAt(i + 1) === 0x75 && isControlEscape(text, i + 1)) return 'control';
         i++; // skip the escaped character (a quote or backslash does not end anything)

@@ -34,6 +34,9 @@ export class S3StorageDriver implements StorageDriver {
       endpoint: opts.endpoint,
       forcePathStyle: opts.forcePathStyle,
       maxAttempts: 3,
+      // The SDK sets no socket deadlines by default: a store that accepts and never answers would
+      // hold a pipeline stage (or a job's end: JobsService.announce) indefinitely.
+      requestHandler: { connectionTimeout: 3_000, requestTimeout: 15_000 },
     });
   }
 

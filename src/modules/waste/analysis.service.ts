@@ -254,11 +254,18 @@ export class AnalysisService {
       schedule,
       timings: { ...job.result.timings, coachingMs: Date.now() - started },
     };
-    const updated = (await this.jobs.update(
+    const updated = await this.jobs.update(
       jobId,
       { result, correction: { items: dto.items, at: new Date().toISOString() } },
       { from: ['completed'] },
-    ))!;
+    );
+    // The job left `completed` meanwhile (an account purge, a concurrent change).
+    if (!updated)
+      throw new ProblemException(
+        409,
+        'JOB_NOT_COMPLETED',
+        'the analysis changed while it was being corrected',
+      );
     // Only the corrector's own job changes; the shared answer waits for consensus.
     await this.signals.record(updated, user, classified);
     await this.history.recordAnalysis(historyEntry(updated));

@@ -95,6 +95,10 @@ export class WasteController {
 
   @Post('jobs/:jobId/correction')
   @HttpCode(200)
+  @RateLimited(
+    { bucket: 'correction:user', by: 'user', limit: 'RATE_LIMIT_CORRECTION_PER_USER' },
+    { bucket: 'correction:ip', by: 'ip', limit: 'RATE_LIMIT_CORRECTION_PER_IP' },
+  )
   @ApiOperation({ summary: 'Correct the categories of a completed analysis' })
   @ApiOkResponse({ type: JobDto })
   correct(

@@ -52,9 +52,10 @@ export class RegionsService {
    */
   fromText(text: string): Region {
     const t = text.trim().replace(/\s+/g, ' ');
+    if (!t) throw ProblemException.validation([{ field: 'region', message: 'must not be blank' }]);
     if (/^\d{5}$/.test(t)) {
       const r = this.byCode(t);
-      if (!r) throw regionUnknown(`no 시군구 has the code ${t}`);
+      if (!r) throw regionUnknown('no 시군구 has that code');
       return r;
     }
     const [first, ...rest] = t.split(' ');
@@ -69,11 +70,11 @@ export class RegionsService {
           )) ||
         this.offline().find(undefined, sigungu);
     if (found.length === 1) return found[0];
-    if (!found.length) throw regionUnknown(`no 시군구 is called "${t}"`);
+    if (!found.length) throw regionUnknown('no 시군구 has that name');
     throw new ProblemException(
       400,
       'REGION_AMBIGUOUS',
-      `"${t}" names ${found.length} districts; add the 시도, e.g. "${found[0].name}"`,
+      `that name belongs to ${found.length} districts; add the 시도, e.g. "${found[0].name}"`,
       { errors: [{ field: 'region', message: `one of: ${found.map((r) => r.name).join(', ')}` }] },
     );
   }

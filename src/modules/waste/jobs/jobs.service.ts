@@ -12,6 +12,9 @@ export type { JobGuard, JobPatch, UpdateOptions };
 import { JobEventsEmitter } from './job-events';
 import { JobResult, JobStage, JobStatus, JobView, TERMINAL } from './job.types';
 
+/** How long a job's end waits for its raw upload's deletion (docs/pipeline.md → Storage). */
+const ORIGINAL_DELETE_MS = 3_000;
+
 /** Progress shown for each stage (docs/api.md: stage + progress on every transition). */
 export const STAGE_PROGRESS: Record<JobStage, number> = {
   downloading: 10,
@@ -148,11 +151,17 @@ export class JobsService {
       this.finished.labels(status, job.errorCode ?? '').inc();
     }
     if (status === 'failed' || status === 'expired') {
-      await this.storage
-        .delete([job.storageKey])
+      // Bounded: a hung store must not keep the job's end from its client (the retention sweep
+      // removes an original whose delete did not finish).
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timed out after 3 s')), ORIGINAL_DELETE_MS);
+      });
+      await Promise.race([this.storage.delete([job.storageKey]), deadline])
         .catch((err: unknown) =>
           this.logger.warn(`upload of ended job ${job.id} not deleted: ${String(err)}`),
-        );
+        )
+        .finally(() => clearTimeout(timer));
     }
     await this.publish(job);
   }
