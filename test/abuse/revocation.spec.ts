@@ -58,8 +58,10 @@ describe('revocation survives a Redis flush', () => {
     // Everyone else keeps working.
     expect((await me(0, bob.accessToken)).status).toBe(200);
     expect((await me(1, bob.accessToken)).status).toBe(200);
-    // The rebuilt list is back in Redis.
-    expect((await redis.keys(`${iso.redisPrefix}:auth:deny:fam:*`)).length).toBeGreaterThan(0);
+    // The rebuilt list is back in Redis, with its family entry and a generation.
+    const deny = `${iso.redisPrefix}:auth:deny`;
+    expect(await redis.zcard(deny)).toBeGreaterThan(1);
+    expect(await redis.zscore(deny, 'gen')).not.toBeNull();
   });
 
   it('a login revoked by refresh-token reuse stays revoked after the flush', async () => {
@@ -77,6 +79,61 @@ describe('revocation survives a Redis flush', () => {
     await flush();
     expect((await me(0, rotated.body.accessToken)).status).toBe(401);
     expect((await me(1, rotated.body.accessToken)).status).toBe(401);
+  });
+
+  it('an eviction of the deny entries alone also loses the generation, so it is rebuilt', async () => {
+    const erin = await guest();
+    const frank = await guest();
+    expect((await me(0, erin.accessToken)).status).toBe(200);
+    const out = await call('POST', `${api(1)}/auth/logout`, {
+      token: erin.accessToken,
+      body: { refreshToken: erin.refreshToken },
+    });
+    expect(out.status).toBe(204);
+    expect((await me(0, erin.accessToken)).status).toBe(401);
+    // Redis evicts and expires whole keys. Every deny entry lives in one key, next to the
+    // generation marker: no other key of the deployment holds any of them.
+    const deny = `${iso.redisPrefix}:auth:deny`;
+    expect(await redis.keys(`${iso.redisPrefix}:auth:deny*`)).toEqual([deny]);
+    expect(await redis.type(deny)).toBe('zset');
+    expect(await redis.ttl(deny)).toBe(-1); // persistent: volatile-* policies never pick it
+    const members = await redis.zrange(deny, 0, -1);
+    expect(members).toContain('gen');
+    expect(members.filter((m) => m.startsWith('fam:') || m.startsWith('jti:')).length).toBe(
+      members.length - 1,
+    );
+    // So the most an eviction can take is that key: every entry and the marker together.
+    expect(await redis.del(deny)).toBe(1);
+    const again = await me(1, erin.accessToken);
+    expect(again.status).toBe(401);
+    expect(again.body.code).toBe('UNAUTHORIZED');
+    expect((await me(0, erin.accessToken)).status).toBe(401);
+    expect((await me(0, frank.accessToken)).status).toBe(200);
+    expect(await redis.zscore(deny, 'gen')).not.toBeNull();
+  });
+
+  it('an entry past its expiry denies nothing and is trimmed at the next write', async () => {
+    const gina = await guest();
+    const henry = await guest();
+    expect((await me(0, gina.accessToken)).status).toBe(200);
+    const deny = `${iso.redisPrefix}:auth:deny`;
+    const fam = (
+      JSON.parse(Buffer.from(gina.accessToken.split('.')[1], 'base64url').toString()) as {
+        fam: string;
+      }
+    ).fam;
+    const past = Math.floor(Date.now() / 1000) - 10;
+    await redis.zadd(deny, past, `fam:${fam}`);
+    expect((await me(0, gina.accessToken)).status).toBe(200);
+    // Henry's logout writes to the list, which trims what has expired.
+    const out = await call('POST', `${api(0)}/auth/logout`, {
+      token: henry.accessToken,
+      body: { refreshToken: henry.refreshToken },
+    });
+    expect(out.status).toBe(204);
+    expect(await redis.zscore(deny, `fam:${fam}`)).toBeNull();
+    expect(await redis.zscore(deny, 'gen')).not.toBeNull();
+    expect((await me(1, henry.accessToken)).status).toBe(401);
   });
 
   it("a deleted account's token stays dead after the flush, even where its row was cached", async () => {

@@ -1,5 +1,6 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import type { ChainableCommander } from 'ioredis';
+import { randomInt } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../../core/config/app-config';
 import { RedisService } from '../../core/redis/redis.service';
@@ -10,21 +11,33 @@ export function revokedChannel(redis: RedisService): string {
 }
 
 /**
+ * Score of the generation member: a random integer in [2^52, 2^53), so it is exact as a double
+ * and always above any expiry in epoch seconds (trimming by score never removes it).
+ */
+function newGenerationScore(): number {
+  return 2 ** 52 + randomInt(2 ** 47) * 32 + randomInt(32);
+}
+
+/**
  * Access tokens are stateless JWTs; to make one stop working before it expires we deny its
  * jti (logout) or its whole login family (logout, refresh-token reuse, account merge) in Redis,
  * for as long as such a token could still be valid. Every API replica sees the same list.
  *
  * Redis is a cache here, not the record: every revocation is also in PostgreSQL
- * (`auth.refresh_tokens.revoked_at` of the family; a deleted account has no row at all). A
- * generation key lives next to the deny keys and is read in the same MGET as them, so a flushed
- * or restarted Redis is noticed on the very next request, at no extra round trip: the list is
- * then rebuilt from PostgreSQL (families revoked within the access-token lifetime) before that
- * request is answered, and a new generation is written. Every process that sees the generation
- * change also drops its cached user rows (`onReset`), so a deleted account is looked up again.
+ * (`auth.refresh_tokens.revoked_at` of the family; a deleted account has no row at all). The
+ * whole list is ONE sorted set, `auth:deny`: member `jti:<id>` or `fam:<id>`, score = the epoch
+ * second the entry stops mattering, plus a `gen` member (the generation marker). Redis evicts
+ * or expires whole keys, so the entries can only be lost together with the marker: a flush,
+ * a restart without persistence or an eviction of the key is noticed on the very next request,
+ * in the same ZMSCORE that reads the entries (one round trip). The list is then rebuilt from
+ * PostgreSQL (families revoked within the access-token lifetime) before that request is
+ * answered, with a new generation. Every process that sees the generation change also drops its
+ * cached user rows (`onReset`), so a deleted account is looked up again. The key has no TTL
+ * (`volatile-*` policies never evict it); expired members are trimmed on every write.
  * See docs/auth.md → Revocation.
  */
 @Injectable()
-export class TokenDenyList {
+export class TokenDenyList implements OnApplicationBootstrap {
   private readonly logger = new Logger(TokenDenyList.name);
   private generation?: string;
   private rebuilding?: Promise<void>;
@@ -36,16 +49,33 @@ export class TokenDenyList {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  private jtiKey(jti: string): string {
-    return this.redis.key('auth', 'deny', 'jti', jti);
+  private get key(): string {
+    return this.redis.key('auth', 'deny');
   }
 
-  private familyKey(familyId: string): string {
-    return this.redis.key('auth', 'deny', 'fam', familyId);
+  /**
+   * Every eviction policy keeps revocation correct (the set goes whole, and is rebuilt), but
+   * under `allkeys-*` a busy Redis may evict it often, each time costing a PostgreSQL rebuild.
+   * CONFIG may be disabled (managed Redis): then nothing is said.
+   */
+  onApplicationBootstrap(): void {
+    // Not awaited: a Redis that is down at boot must not hold the boot up for a log line.
+    void this.checkEvictionPolicy();
   }
 
-  private get generationKey(): string {
-    return this.redis.key('auth', 'deny', 'generation');
+  private async checkEvictionPolicy(): Promise<void> {
+    try {
+      const [, policy] = (await this.redis.client.config('GET', 'maxmemory-policy')) as string[];
+      if (policy?.startsWith('allkeys-')) {
+        this.logger.warn(
+          `Redis maxmemory-policy is ${policy}: the token deny list may be evicted and rebuilt ` +
+            'from PostgreSQL under memory pressure; noeviction or volatile-* keeps it ' +
+            '(docs/auth.md → Revocation)',
+        );
+      }
+    } catch {
+      // CONFIG is not available to this client (or Redis is down); the policy is not checked.
+    }
   }
 
   /** Called whenever the deny list was rebuilt (by any process). */
@@ -54,8 +84,8 @@ export class TokenDenyList {
   }
 
   async denyToken(jti: string, expiresAtSeconds: number): Promise<void> {
-    const ttl = Math.ceil(expiresAtSeconds - Date.now() / 1000) + 1;
-    if (ttl > 0) await this.redis.client.set(this.jtiKey(jti), '1', 'EX', ttl);
+    const until = Math.ceil(expiresAtSeconds) + 1;
+    if (until > Date.now() / 1000) await this.add(`jti:${jti}`, until).exec();
   }
 
   /**
@@ -64,23 +94,33 @@ export class TokenDenyList {
    * login holds (docs/auth.md → Held connections).
    */
   async denyFamily(familyId: string, accessTtlSeconds: number): Promise<void> {
-    await this.redis.client
+    const until = Math.ceil(Date.now() / 1000) + accessTtlSeconds + 5;
+    await this.add(`fam:${familyId}`, until).publish(revokedChannel(this.redis), familyId).exec();
+  }
+
+  /**
+   * Adds one entry (never shortening a longer one: GT) and trims the expired ones. On a lost set
+   * this creates it without `gen`, which the next check still sees as a loss.
+   */
+  private add(member: string, until: number): ChainableCommander {
+    return this.redis.client
       .multi()
-      .set(this.familyKey(familyId), '1', 'EX', accessTtlSeconds + 5)
-      .publish(revokedChannel(this.redis), familyId)
-      .exec();
+      .zremrangebyscore(this.key, '-inf', Math.floor(Date.now() / 1000))
+      .zadd(this.key, 'GT', until, member);
   }
 
   async isDenied(jti: string, familyId: string, rebuilt = false): Promise<boolean> {
-    const [byJti, byFamily, generation] = await this.redis.client.mget(
-      this.jtiKey(jti),
-      this.familyKey(familyId),
-      this.generationKey,
+    const [byJti, byFamily, generation] = await this.redis.client.zmscore(
+      this.key,
+      `jti:${jti}`,
+      `fam:${familyId}`,
+      'gen',
     );
     if (generation === null) {
       // Still missing right after a rebuild: Redis does not keep what we write; fail closed.
       if (rebuilt) throw new Error('the token deny list cannot be stored in Redis');
-      // The deny list is gone (flush, restart without persistence): rebuild, then look again.
+      // The deny list is gone (flush, restart without persistence, eviction): rebuild, then
+      // look again.
       await this.rebuild();
       return this.isDenied(jti, familyId, true);
     }
@@ -88,7 +128,9 @@ export class TokenDenyList {
       if (this.generation !== undefined) this.resetListeners.forEach((l) => l());
       this.generation = generation;
     }
-    return byJti !== null || byFamily !== null;
+    // Expired members linger until the next write trims them.
+    const now = Date.now() / 1000;
+    return [byJti, byFamily].some((until) => until !== null && Number(until) > now);
   }
 
   /** One rebuild at a time per process; concurrent callers wait for it. */
@@ -107,12 +149,13 @@ export class TokenDenyList {
       [ttl],
     )) as { family_id: string; at: number }[];
     const now = Date.now() / 1000;
-    const m = this.redis.client.multi();
+    const m = this.redis.client.multi().zremrangebyscore(this.key, '-inf', Math.floor(now));
     for (const r of rows) {
-      const left = Math.ceil(r.at + ttl - now);
-      if (left > 0) m.set(this.familyKey(r.family_id), '1', 'EX', left);
+      const until = Math.ceil(r.at + ttl);
+      if (until > now) m.zadd(this.key, 'GT', until, `fam:${r.family_id}`);
     }
-    m.set(this.generationKey, randomUUID(), 'NX');
+    // NX: of concurrent rebuilds (other processes) the first generation wins.
+    m.zadd(this.key, 'NX', newGenerationScore(), 'gen');
     await m.exec();
     this.logger.warn(
       `token deny list was missing in Redis: rebuilt from PostgreSQL (${rows.length} revoked logins)`,
