@@ -55,6 +55,8 @@ export class System {
       RATE_LIMIT_LOGIN_PER_USER: '0',
       RATE_LIMIT_ANALYZE_PER_IP: '0',
       RATE_LIMIT_ANALYZE_PER_USER: '0',
+      // Every virtual user comes from 127.0.0.1 (docs/auth.md → Held connections).
+      SSE_MAX_STREAMS_PER_IP: '0',
       LOCATIONS_SAMPLE_DATA: 'false',
       TRUSTED_PROXY_HOPS: '0',
       ...this.iso.env,

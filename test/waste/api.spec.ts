@@ -264,7 +264,7 @@ describe('waste API contract (VISION_PROVIDER=none: hints only)', () => {
     expect(
       sse.events.some((e) => e.data!.result?.items.length && e.data!.result.coaching === null),
     ).toBe(true);
-    // Reconnecting with the last id of a finished job: nothing new; with an older id: the final state.
+    // Reconnecting to a finished job with an older id: the final state, then the end.
     const resumed = await readSse(
       `${base}/api/v1/waste/jobs/${jobId}/events`,
       { ...bearer(alice), 'Last-Event-ID': String(ids[0]) },

@@ -165,9 +165,14 @@ export const envSchema = z.object({
   SSE_HEARTBEAT_MS: int(100, 600_000).default(15_000),
   // Beat checks that its schedule is still in Redis this often (and after every reconnect).
   SCHEDULE_CHECK_SECONDS: int(1, 3600).default(30),
-  /** Open event streams per user and per job, in one API process (429 TOO_MANY_STREAMS above). */
+  /**
+   * Open event streams in one API process: per user and per client address 429
+   * TOO_MANY_STREAMS above; over the per-job cap the user's oldest stream on it is closed.
+   * Per address because guests are free to create; 0 = no per-address cap.
+   */
   SSE_MAX_STREAMS_PER_USER: int(1, 10_000).default(10),
   SSE_MAX_STREAMS_PER_JOB: int(1, 10_000).default(3),
+  SSE_MAX_STREAMS_PER_IP: int(0, 100_000).default(50),
   /** Node's server deadlines: all request headers, and the whole request incl. its body (408). */
   HTTP_HEADERS_TIMEOUT_MS: int(1000, 600_000).default(10_000),
   HTTP_REQUEST_TIMEOUT_MS: int(1000, 3_600_000).default(60_000),

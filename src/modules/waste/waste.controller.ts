@@ -26,6 +26,7 @@ import { Inject } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../../core/config/app-config';
 import { ProblemException } from '../../core/http/problem';
 import { RateLimited } from '../../core/http/rate-limit.guard';
+import { RateLimitService } from '../../core/http/rate-limit.service';
 import { JwtAuthGuard } from '../auth';
 import { AuthSession, AuthUser, CurrentSession, CurrentUser } from '../auth';
 import { AnalysisService } from './analysis.service';
@@ -48,6 +49,7 @@ export class WasteController {
     private readonly jobs: JobsService,
     private readonly hub: JobEventsHub,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly limits: RateLimitService,
   ) {}
 
   @Post('analyze')
@@ -112,7 +114,10 @@ export class WasteController {
     summary:
       'Server-sent events: `progress` with the Job at every change, then `completed` or `failed`',
     description:
-      'Event ids are the job version; Last-Event-ID resumes. A comment heartbeat every 15 s.',
+      'Event ids are the job version; Last-Event-ID resumes (a value that is not an integer ' +
+      '0…2147483647, or is beyond the current version, counts as 0). A finished job always ' +
+      'sends its final event, then the stream ends. A comment heartbeat every 15 s. The stream ' +
+      'ends when the access token expires (reconnect with a fresh one).',
   })
   @ApiProduces('text/event-stream')
   async events(
@@ -125,12 +130,26 @@ export class WasteController {
   ): Promise<void> {
     await this.jobs.getOwned(jobId, user.id); // 404 before any stream starts
     let closed = false;
-    // 429 before any stream starts, too; logout (any replica) closes it through `close`.
-    const release = this.hub.openStream({
+    const timers: { heartbeat?: NodeJS.Timeout; expiry?: NodeJS.Timeout } = {};
+    let unsubscribe = () => {};
+    let release = () => {};
+    const finish = () => {
+      if (closed) return;
+      closed = true;
+      clearInterval(timers.heartbeat);
+      clearTimeout(timers.expiry);
+      unsubscribe();
+      release();
+      res.end();
+    };
+    // 429 before any stream starts, too; logout (any replica) closes it through `close`, and so
+    // does a newer stream of the same user on a job at its cap.
+    release = this.hub.openStream({
       userId: user.id,
       jobId,
+      ip: this.limits.clientIp(req),
       familyId: session.familyId,
-      close: () => finish(),
+      close: finish,
     });
     res.status(200).set({
       'Content-Type': 'text/event-stream; charset=utf-8',
@@ -139,16 +158,11 @@ export class WasteController {
       'X-Accel-Buffering': 'no',
     });
     res.flushHeaders();
-    let sent = Number.parseInt(lastEventId ?? '', 10);
-    if (!Number.isFinite(sent)) sent = 0;
-    const finish = () => {
-      if (closed) return;
-      closed = true;
-      clearInterval(heartbeat);
-      unsubscribe();
-      release();
-      res.end();
-    };
+    // The token authorised this stream only until its expiry: then the client must come back
+    // with a fresh one, so an expired (or revoked and then expired) login holds nothing.
+    // (setTimeout's limit is ~24.8 days; ending earlier only costs a reconnect.)
+    timers.expiry = setTimeout(finish, Math.min(session.exp * 1000 - Date.now(), 2 ** 31 - 1));
+    let sent = lastEventIdOf(lastEventId);
     const send = (version: number, job: JobView) => {
       if (closed || version <= sent) return;
       sent = version;
@@ -157,11 +171,26 @@ export class WasteController {
       res.write(`id: ${version}\nevent: ${event}\ndata: ${JSON.stringify(job)}\n\n`);
       if (terminal) finish();
     };
-    const unsubscribe = this.hub.subscribe(jobId, (e) => send(e.version, e.job));
-    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), this.config.SSE_HEARTBEAT_MS);
+    unsubscribe = this.hub.subscribe(jobId, (e) => send(e.version, e.job));
+    timers.heartbeat = setInterval(
+      () => res.write(': heartbeat\n\n'),
+      this.config.SSE_HEARTBEAT_MS,
+    );
     req.on('close', finish);
     // Subscribed first, then the current state: no change can fall between the two.
     const latest = await this.jobs.get(jobId);
-    if (latest) send(latest.version, toView(latest));
+    if (!latest) return;
+    // A finished job always sends its final event and ends, whatever id the client resumes
+    // from (an EventSource reconnects with the final id after the server ends the stream); an
+    // id beyond the current version did not come from us and would hide every later event.
+    if (TERMINAL.includes(latest.status) || sent > latest.version) sent = 0;
+    send(latest.version, toView(latest));
   }
+}
+
+/** Last-Event-ID as a resume point: our ids are job versions; anything else resumes from 0. */
+function lastEventIdOf(header: string | undefined): number {
+  if (!header || !/^\d{1,10}$/.test(header.trim())) return 0;
+  const n = Number(header.trim());
+  return n <= 2 ** 31 - 1 ? n : 0;
 }

@@ -64,27 +64,33 @@ export class JobEventsEmitter implements OnApplicationShutdown {
   }
 }
 
-/**
- * The API side: one Redis transport server per process receives every job event and hands it
- * to the SSE streams that follow that job in this process.
- */
 /** One open event stream, as the caps and the revocation channel see it. */
 export interface StreamHolder {
   userId: string;
   jobId: string;
+  /** The client address (RateLimitService.clientIp), for SSE_MAX_STREAMS_PER_IP. */
+  ip: string;
   /** The login family of the access token that opened it (logout closes it). */
   familyId: string;
   close(): void;
 }
 
+/**
+ * The API side: one Redis transport server per process receives every job event and hands it
+ * to the SSE streams that follow that job in this process.
+ */
 @Injectable()
 export class JobEventsHub implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(JobEventsHub.name);
   private readonly server: ServerRedis;
   private readonly listeners = new Map<string, Set<JobListener>>();
-  /** Open streams of this process, by user and by job (SSE_MAX_STREAMS_PER_USER/_PER_JOB). */
+  /**
+   * Open streams of this process, by user, by job and by client address
+   * (SSE_MAX_STREAMS_PER_USER/_PER_JOB/_PER_IP). Sets keep insertion order: oldest first.
+   */
   private readonly byUser = new Map<string, Set<StreamHolder>>();
   private readonly byJob = new Map<string, Set<StreamHolder>>();
+  private readonly byIp = new Map<string, Set<StreamHolder>>();
   private subscriber?: Redis;
 
   constructor(
@@ -95,32 +101,50 @@ export class JobEventsHub implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   /**
-   * Registers a stream, or refuses it (429 TOO_MANY_STREAMS) when the user or the job already
-   * holds the configured number in this process: each stream is a socket, a file descriptor and
-   * a listener (one guest once held 3,000 on one job). Returns the release function.
+   * Registers a stream, or refuses it (429 TOO_MANY_STREAMS) when the user or the client
+   * address already holds the configured number in this process: each stream is a socket, a
+   * file descriptor and a listener (one guest once held 3,000 on one job; guests are free, so
+   * only the per-address cap bounds one machine). On a job at its cap, the same user's oldest
+   * stream on it is closed instead (a reconnect after a half-open socket must not be refused).
+   * Returns the release function. docs/auth.md → Held connections.
    */
   openStream(holder: StreamHolder): () => void {
-    const mine = this.byUser.get(holder.userId)?.size ?? 0;
-    const job = this.byJob.get(holder.jobId)?.size ?? 0;
-    if (
-      mine >= this.config.SSE_MAX_STREAMS_PER_USER ||
-      job >= this.config.SSE_MAX_STREAMS_PER_JOB
-    ) {
-      throw new ProblemException(
-        429,
-        'TOO_MANY_STREAMS',
-        mine >= this.config.SSE_MAX_STREAMS_PER_USER
-          ? `at most ${this.config.SSE_MAX_STREAMS_PER_USER} open event streams per user`
-          : `at most ${this.config.SSE_MAX_STREAMS_PER_JOB} open event streams per job`,
-        { headers: { 'Retry-After': '5' } },
-      );
+    const { SSE_MAX_STREAMS_PER_USER, SSE_MAX_STREAMS_PER_JOB, SSE_MAX_STREAMS_PER_IP } =
+      this.config;
+    const onJob = this.byJob.get(holder.jobId) ?? new Set<StreamHolder>();
+    let replaced: StreamHolder | undefined;
+    if (onJob.size >= SSE_MAX_STREAMS_PER_JOB) {
+      replaced = [...onJob].find((h) => h.userId === holder.userId);
+      if (!replaced) this.refuse(`at most ${SSE_MAX_STREAMS_PER_JOB} open event streams per job`);
+    }
+    // The stream being replaced frees its slots only if it counted there.
+    const mine = (this.byUser.get(holder.userId)?.size ?? 0) - (replaced ? 1 : 0);
+    const fromIp =
+      (this.byIp.get(holder.ip)?.size ?? 0) - (replaced && replaced.ip === holder.ip ? 1 : 0);
+    if (mine >= SSE_MAX_STREAMS_PER_USER)
+      this.refuse(`at most ${SSE_MAX_STREAMS_PER_USER} open event streams per user`);
+    if (SSE_MAX_STREAMS_PER_IP > 0 && fromIp >= SSE_MAX_STREAMS_PER_IP)
+      this.refuse(`at most ${SSE_MAX_STREAMS_PER_IP} open event streams per IP address`);
+    if (replaced) {
+      replaced.close();
+      this.release(replaced); // close() releases too; this holds even if it did not
     }
     add(this.byUser, holder.userId, holder);
     add(this.byJob, holder.jobId, holder);
-    return () => {
-      remove(this.byUser, holder.userId, holder);
-      remove(this.byJob, holder.jobId, holder);
-    };
+    add(this.byIp, holder.ip, holder);
+    return () => this.release(holder);
+  }
+
+  private release(holder: StreamHolder): void {
+    remove(this.byUser, holder.userId, holder);
+    remove(this.byJob, holder.jobId, holder);
+    remove(this.byIp, holder.ip, holder);
+  }
+
+  private refuse(detail: string): never {
+    throw new ProblemException(429, 'TOO_MANY_STREAMS', detail, {
+      headers: { 'Retry-After': '5' },
+    });
   }
 
   /** Closes every stream a revoked login holds in this process. */
