@@ -3,9 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { DataSource } from 'typeorm';
 import { RunningApp } from '../../src/app/bootstrap';
 import { S3StorageDriver } from '../../src/core/storage/s3.driver';
 import { STORAGE_DRIVER, StorageDriver } from '../../src/core/storage/storage.driver';
+import { WasteBulkHandlers } from '../../src/modules/waste/pipeline/bulk.handler';
 import { cleanKey, originalKey } from '../../src/modules/waste/pipeline/storage-keys';
 import { bootRole } from '../support/app';
 import { bearer, guestLogin, TestLogin } from '../support/auth';
@@ -123,6 +125,36 @@ describe('the s3 storage driver against an S3-compatible server', () => {
     const mismatch = await complete();
     expect(mismatch.status).toBe(409);
     expect(((await mismatch.json()) as { code: string }).code).toBe('UPLOAD_MISMATCH');
+  });
+
+  it('an original a late PUT wrote after its job ended is deleted once the link expires', async () => {
+    const photo = await makePhoto(302, { gps: true });
+    const { jobId, upload } = await analyze(photo);
+    const put = () =>
+      fetch(upload.url, { method: upload.method, headers: upload.headers, body: photo });
+    expect((await put()).status).toBe(200);
+    const complete = await fetch(`${app.url}/api/v1/waste/upload-complete/${jobId}`, {
+      method: 'POST',
+      headers: bearer(user),
+    });
+    expect(complete.status).toBe(202);
+    expect((await waitForEnd(app.url!, user.accessToken, jobId)).status).toBe('completed');
+    const driver = app.app.get<StorageDriver>(STORAGE_DRIVER);
+    const key = originalKey(user.user.id, jobId);
+    expect(await driver.head(key)).toBeUndefined();
+    // The store takes the repeated presigned PUT: the original (GPS included) is back.
+    expect((await put()).status).toBe(200);
+    expect(await driver.head(key)).toBeDefined();
+    // The link expires (the job had ended before); the next watchdog tick deletes it again.
+    await app.app.get(DataSource).query(
+      `UPDATE waste.jobs SET finished_at = now() - interval '3 minutes',
+            upload_expires_at = now() - interval '2 minutes' WHERE id = $1`,
+      [jobId],
+    );
+    const report = await app.app.get(WasteBulkHandlers).watchdog();
+    expect(report.lateOriginals).toBeGreaterThanOrEqual(1);
+    expect(await driver.head(key)).toBeUndefined();
+    expect(await driver.head(cleanKey(user.user.id, jobId))).toBeDefined();
   });
 
   it('driver basics: head, bounded get, delete, ping', async () => {

@@ -171,6 +171,22 @@ export class JobsRepository {
     return rows.map((r) => r.id);
   }
 
+  /**
+   * Storage keys of jobs that ended before their upload link expired, the expiry now between a
+   * minute and `minutes` ago: a PUT straight to object storage after the end may have written
+   * their original again (docs/pipeline.md → Storage drivers). The window spans several
+   * watchdog ticks so a missed tick still catches each job.
+   */
+  async linksOutlivedJob(minutes: number, limit: number): Promise<string[]> {
+    const rows = (await this.db.query(
+      `SELECT storage_key FROM waste.jobs WHERE ${FINISHED} AND finished_at < upload_expires_at
+          AND upload_expires_at < now() - interval '1 minute'
+          AND upload_expires_at > now() - make_interval(mins => $1) LIMIT $2`,
+      [minutes, limit],
+    )) as { storage_key: string }[];
+    return rows.map((r) => r.storage_key);
+  }
+
   /** Queued or processing jobs without a change for `seconds`. */
   async unchangedFor(seconds: number, limit: number): Promise<string[]> {
     const rows = (await this.db.query(

@@ -40,10 +40,16 @@ export class WasteBulkHandlers {
    * Every job ends: uploads that never came expire; jobs without progress for JOB_RESUME_SECONDS
    * get the message they wait for sent again (a message expired by TTL, dead-lettered by a
    * full queue or lost with a connection), at most once per 5 minutes each; jobs stuck past
-   * JOB_TIMEOUT_SECONDS fail with TIMEOUT.
+   * JOB_TIMEOUT_SECONDS fail with TIMEOUT; on S3, originals a late PUT re-created are deleted
+   * once the link has expired.
    */
   @TaskHandler(RoutingKey.SchedJobsWatchdog)
-  async watchdog(): Promise<{ expired: number; resumed: number; timedOut: number }> {
+  async watchdog(): Promise<{
+    expired: number;
+    resumed: number;
+    timedOut: number;
+    lateOriginals: number;
+  }> {
     const expired = await this.repo.uploadsExpired(1000);
     for (const id of expired) {
       await this.jobs.update(
@@ -52,6 +58,11 @@ export class WasteBulkHandlers {
         { from: ['awaiting_upload'] },
       );
     }
+    // The local driver refuses a PUT after the job moved on (uploads.controller.ts); S3 takes
+    // every PUT until the link expires, so an ended job's original is deleted again after that.
+    const late =
+      this.storage.name === 's3' ? await this.repo.linksOutlivedJob(10, 1000) : ([] as string[]);
+    if (late.length) await this.storage.delete(late);
     const stuck = await this.repo.unchangedFor(this.config.JOB_TIMEOUT_SECONDS, 1000);
     for (const id of stuck) {
       await this.jobs.fail(id, 'TIMEOUT', `no progress for ${this.config.JOB_TIMEOUT_SECONDS} s`);
@@ -74,6 +85,6 @@ export class WasteBulkHandlers {
         `watchdog: ${expired.length} upload(s) expired, ${resumed} idle job(s) resumed, ${stuck.length} stuck job(s) failed`,
       );
     }
-    return { expired: expired.length, resumed, timedOut: stuck.length };
+    return { expired: expired.length, resumed, timedOut: stuck.length, lateOriginals: late.length };
   }
 }
