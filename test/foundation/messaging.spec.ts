@@ -51,6 +51,18 @@ describe('RabbitMQ topology, routing and failure handling', () => {
     await iso.cleanup();
   });
 
+  /** Replaces the role's worker (apps: fast, external, bulk) by one allowing 2 attempts. */
+  async function withShortRetries(role: 'fast' | 'bulk'): Promise<void> {
+    const shortRetries = await bootRole(
+      iso,
+      { APP_ROLE: role, TASK_MAX_ATTEMPTS: '2' },
+      { providers: [ProbeHandlers], withoutFeatures: true, messages: PROBE_MESSAGES },
+    );
+    const at = role === 'fast' ? 0 : 2;
+    await apps[at].close();
+    apps.splice(at, 1, shortRetries);
+  }
+
   const redis = () => api.app.get(RedisService);
   const publish = (key: RoutingKey, payload: ProbePayload) =>
     publishProbe(api.app.get(TaskPublisher), key, payload);
@@ -142,14 +154,8 @@ describe('RabbitMQ topology, routing and failure handling', () => {
   });
 
   it('exhausted retries end in q.dlq with the last error', async () => {
-    const shortRetries = await bootRole(
-      iso,
-      { APP_ROLE: 'bulk', TASK_MAX_ATTEMPTS: '2' },
-      { providers: [ProbeHandlers], withoutFeatures: true, messages: PROBE_MESSAGES },
-    );
     // Stop the default bulk worker so the 2-attempt one gets the message.
-    await apps[2].close();
-    apps.splice(2, 1, shortRetries);
+    await withShortRetries('bulk');
     await publish(RoutingKey.AnalyticsSave, { tag: 'hopeless', mode: 'transient-always' });
     const dead = await waitFor(
       'dead letter after retries',
@@ -166,10 +172,11 @@ describe('RabbitMQ topology, routing and failure handling', () => {
     expect(attempts.map((a) => a.attempt)).toEqual([1, 2]);
   });
 
-  it('an outage of our own dependency outlasts the attempts: the message keeps retrying instead of being dead-lettered', async () => {
-    // The bulk worker of the test above allows 2 attempts; a database that refuses connections
-    // is not the message's fault, and its job could not even be failed.
-    await publish(RoutingKey.AnalyticsSave, { tag: 'outage', mode: 'outage-always' });
+  it("an outage of our own dependency outlasts the attempts for a job's message: it keeps retrying instead of being dead-lettered", async () => {
+    // Like the bulk worker of the test above, a fast worker allowing 2 attempts; a database that
+    // refuses connections is not the message's fault, and its job could not even be failed.
+    await withShortRetries('fast');
+    await publish(RoutingKey.WasteDownload, { tag: 'outage', mode: 'outage-always' });
     await waitFor(
       'a third attempt',
       async () =>
@@ -178,6 +185,21 @@ describe('RabbitMQ topology, routing and failure handling', () => {
     );
     const dead = await probe.drain('q.dlq');
     expect(dead.filter((m) => m.content.toString().includes('"outage"'))).toEqual([]);
+  });
+
+  it('the same outage dead-letters a non-job message (analytics) after its attempts', async () => {
+    await publish(RoutingKey.AnalyticsSave, { tag: 'outage-bulk', mode: 'outage-always' });
+    const dead = await waitFor(
+      'dead letter after 2 attempts',
+      async () =>
+        (await probe.drain('q.dlq')).find((m) => m.content.toString().includes('"outage-bulk"')),
+      30_000,
+    );
+    expect((dead.properties.headers as Record<string, unknown>)['x-attempt']).toBe(2);
+    const attempts = (await probeRecords(redis(), 'started')).filter(
+      (r) => r.tag === 'outage-bulk',
+    );
+    expect(attempts.map((a) => a.attempt)).toEqual([1, 2]);
   });
 
   it('a message no handler knows is dead-lettered, not lost or looped', async () => {

@@ -180,7 +180,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       const message = err instanceof Error ? err.message : String(err);
       if (
         isTransient(err) &&
-        (attempt < this.config.TASK_MAX_ATTEMPTS || this.ridesOut(err, headers))
+        (attempt < this.config.TASK_MAX_ATTEMPTS || this.ridesOut(routingKey, err, headers))
       ) {
         const tier = this.retryTier(attempt, (err as { retryAfterMs?: number }).retryAfterMs);
         this.logger.warn(`${routingKey} attempt ${attempt} failed (${message}); retry in ${tier}s`);
@@ -250,9 +250,12 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
    * provider's RetryableTaskError) keeps its message retrying, every 60 s at the largest tier,
    * until the message is JOB_TIMEOUT_SECONDS old: the job's failure could not be recorded
    * anyway, and so the job goes on within a minute of the dependency's return instead of
-   * waiting for the watchdog (docs/messaging.md → Failures).
+   * waiting for the watchdog (docs/messaging.md → Failures). Only a job's messages (waste.*,
+   * external.*) ride out: sched ticks would pile up over a long outage (the next tick does the
+   * same work), and analytics, reports and purges dead-letter after the attempts as before.
    */
-  private ridesOut(err: unknown, headers: Record<string, unknown>): boolean {
+  private ridesOut(routingKey: string, err: unknown, headers: Record<string, unknown>): boolean {
+    if (!RIDES_OUT.test(routingKey)) return false;
     if (err instanceof RetryableTaskError) return false;
     const sentAt = Number(headers['x-published-at']);
     return Number.isFinite(sentAt) && Date.now() - sentAt < this.config.JOB_TIMEOUT_SECONDS * 1000;
@@ -311,6 +314,9 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     }
   }
 }
+
+/** The routing keys of a job's pipeline, whose messages ride out our own outages. */
+const RIDES_OUT = /^(waste|external)\./;
 
 /** The message properties a retried or dead-lettered copy keeps. */
 function carriedProperties(raw: ConsumeMessage) {
