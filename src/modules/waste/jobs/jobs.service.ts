@@ -28,6 +28,8 @@ export const STAGE_PROGRESS: Record<JobStage, number> = {
 };
 
 const SNAPSHOT_TTL_S = 24 * 3600;
+/** Jobs whose snapshot write failed, kept to re-publish when Redis is back (bounded memory). */
+const MAX_UNPUBLISHED = 10_000;
 const SET_IF_NEWER = `
 local cur = redis.call('GET', KEYS[1])
 if cur then
@@ -58,6 +60,7 @@ export function toView(j: JobEntity): JobView {
 export class JobsService {
   private readonly logger = new Logger(JobsService.name);
   private readonly finished;
+  private readonly unpublished = new Set<string>();
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
@@ -73,6 +76,22 @@ export class JobsService {
       'Analysis jobs that ended, by status and error code',
       ['status', 'code'],
     );
+    // Back from a blip that kept Redis's data: the snapshots (and events, best-effort) of jobs
+    // that changed meanwhile are written again at once, not only on the next stale read.
+    this.redis.client.on('ready', () => void this.republish());
+  }
+
+  private async republish(): Promise<void> {
+    const ids = [...this.unpublished];
+    this.unpublished.clear();
+    for (const id of ids) {
+      try {
+        const job = await this.repo.get(id);
+        if (job) await this.publish(job);
+      } catch (err) {
+        this.logger.warn(`snapshot for ${id} not re-published: ${(err as Error).message}`);
+      }
+    }
   }
 
   snapshotKey(jobId: string): string {
@@ -242,6 +261,7 @@ export class JobsService {
       );
     } catch (err) {
       this.logger.warn(`snapshot for ${job.id} not written: ${(err as Error).message}`);
+      if (this.unpublished.size < MAX_UNPUBLISHED) this.unpublished.add(job.id);
     }
     await this.events.emit({ userId: job.userId, version: job.version, job: view });
   }
