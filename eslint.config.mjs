@@ -20,7 +20,8 @@ const boundaries = MODULES.map((own) => {
         {
           patterns: [
             {
-              regex: `^(\\.\\./)+(${others})/`,
+              // `../auth/x` from a module's root, or `../../../modules/auth/x` from deeper folders.
+              regex: `^(\\.\\./)+(modules/)?(${others})/`,
               message: `import another module through its index ('../<module>'), not its internals`,
             },
           ],

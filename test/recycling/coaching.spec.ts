@@ -255,7 +255,9 @@ describe('coaching (LLM grounded on the rules, with rule-text fallback)', () => 
   });
 
   it('timeout → rules within LLM_TIMEOUT_MS (retries included)', async () => {
-    standin.setBehaviour({ latencyMs: 3000, handler: compliantModel });
+    // The model would answer after 8 s; the deadline (1.5 s) must cut that short. The upper bound
+    // is generous (a loaded CI machine) yet below what ignoring the deadline would take.
+    standin.setBehaviour({ latencyMs: 8000, handler: compliantModel });
     const before = await counter('rules', 'timeout');
     const started = Date.now();
     const result = await coaching.coach({ items: [{ categoryId: 'medicine', label: 'pills' }] });
@@ -263,7 +265,7 @@ describe('coaching (LLM grounded on the rules, with rule-text fallback)', () => 
     expect(result.source).toBe('rules');
     expect(result.message).toContain('알약 → 폐의약품 수거함');
     expect(elapsed).toBeGreaterThanOrEqual(1400);
-    expect(elapsed).toBeLessThan(2500);
+    expect(elapsed).toBeLessThan(6000);
     expect(await counter('rules', 'timeout')).toBe(before + 1);
   });
 
