@@ -2,6 +2,8 @@ import { AmqpConnection } from '@golevelup/nestjs-rabbitmq';
 import { execFileSync } from 'node:child_process';
 import { DataSource } from 'typeorm';
 import { RunningApp } from '../../src/app/bootstrap';
+import { RedisService } from '../../src/core/redis/redis.service';
+import { JobsService } from '../../src/modules/waste/jobs/jobs.service';
 import { FastPipelineHandlers } from '../../src/modules/waste/pipeline/fast.handler';
 import { waitFor } from '../support/amqp';
 import { bootRole } from '../support/app';
@@ -36,6 +38,8 @@ describe('outages of our own dependencies', () => {
     RATE_LIMIT_LOGIN_PER_IP: '0',
     LOCATIONS_SAMPLE_DATA: 'false',
     TASK_MAX_ATTEMPTS: '2',
+    // Low, so the stale-snapshot test below waits ~1 s, not the default 15 s.
+    JOB_SNAPSHOT_RECHECK_MS: '1000',
   };
 
   beforeAll(async () => {
@@ -230,5 +234,44 @@ describe('outages of our own dependencies', () => {
     expect((await waitForEnd(app.url!, user.accessToken, again.jobId, 60_000)).status).toBe(
       'completed',
     );
+  });
+
+  it('a job that ends while Redis is unreachable does not keep its old state in status: PostgreSQL wins over a stale snapshot', async () => {
+    const created = await post(app.url!, '/waste/analyze', {
+      contentType: 'image/jpeg',
+      contentLength: 1000,
+    });
+    expect(created.status).toBe(201);
+    const { jobId } = (await created.json()) as { jobId: string };
+    expect((await getJob(api.url!, user.accessToken, jobId)).status).toBe('awaiting_upload');
+    await redisProxy.cut();
+    try {
+      // Its snapshot write fails (Redis keeps its data: a network cut, not a restart).
+      expect((await app.app.get(JobsService).fail(jobId, 'TEST_ENDED', 'ended'))?.status).toBe(
+        'failed',
+      );
+    } finally {
+      await redisProxy.restore();
+    }
+    const seen = await waitFor(
+      'status to show the end PostgreSQL has',
+      async () => {
+        try {
+          const job = await getJob(api.url!, user.accessToken, jobId);
+          return job.status === 'failed' ? job : undefined;
+        } catch {
+          return undefined; // Redis still reconnecting: 503
+        }
+      },
+      30_000,
+      200,
+    );
+    expect(seen).toMatchObject({ status: 'failed', error: { code: 'TEST_ENDED' } });
+    // The snapshot itself was rewritten, so every replica's next read is the cheap one again.
+    const redis = api.app.get(RedisService);
+    const snap = JSON.parse((await redis.client.get(redis.key('waste', 'job', jobId)))!) as {
+      job: { status: string };
+    };
+    expect(snap.job.status).toBe('failed');
   });
 });

@@ -163,6 +163,12 @@ export const envSchema = z.object({
   /** Distinct registered accounts whose identical corrections replace the shared cached answer; 0 = never. */
   CORRECTION_CONSENSUS_ACCOUNTS: int(0, 1000).default(0),
   SSE_HEARTBEAT_MS: int(100, 600_000).default(15_000),
+  /**
+   * A status snapshot that is not final and older than this is checked against PostgreSQL: a
+   * job that ended while Redis was unreachable would otherwise show its old state until the
+   * snapshot's 24 h TTL (docs/messaging.md → What a client sees). Longer than a normal stage step.
+   */
+  JOB_SNAPSHOT_RECHECK_MS: int(0, 3_600_000).default(15_000),
   // Beat checks that its schedule is still in Redis this often (and after every reconnect).
   SCHEDULE_CHECK_SECONDS: int(1, 3600).default(30),
   /**

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
 import { DataSource, EntityManager } from 'typeorm';
 import { ProblemException } from '../../../core/http/problem';
 import { Metrics } from '../../../core/observability/metrics';
@@ -64,6 +65,7 @@ export class JobsService {
     private readonly redis: RedisService,
     private readonly events: JobEventsEmitter,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     metrics: Metrics,
   ) {
     this.finished = metrics.counter(
@@ -94,14 +96,23 @@ export class JobsService {
     return job;
   }
 
-  /** Cheap read for polling: the Redis snapshot, falling back to PostgreSQL. */
+  /**
+   * Cheap read for polling: the Redis snapshot, falling back to PostgreSQL. A snapshot that is
+   * not final and older than JOB_SNAPSHOT_RECHECK_MS is checked against PostgreSQL: its write is
+   * best-effort, so a job that ended while Redis was unreachable would otherwise answer its old
+   * state until the snapshot expires (docs/messaging.md → What a client sees).
+   */
   async readView(jobId: string, userId: string): Promise<JobView> {
     try {
       const raw = await this.redis.client.get(this.snapshotKey(jobId));
       if (raw) {
-        const snap = JSON.parse(raw) as { userId: string; job: JobView };
+        const snap = JSON.parse(raw) as { userId: string; version?: number; job: JobView };
         if (snap.userId !== userId) throw ProblemException.notFound('Job');
-        return snap.job;
+        const age = Date.now() - Date.parse(snap.job.updatedAt);
+        if (TERMINAL.includes(snap.job.status) || !(age > this.config.JOB_SNAPSHOT_RECHECK_MS)) {
+          return snap.job;
+        }
+        return await this.recheck(snap.job, Number(snap.version ?? 0), userId);
       }
     } catch (err) {
       if (err instanceof ProblemException) throw err;
@@ -110,6 +121,19 @@ export class JobsService {
       );
     }
     return toView(await this.getOwned(jobId, userId));
+  }
+
+  /** PostgreSQL's state if it is newer than the snapshot (re-published); the snapshot if down. */
+  private async recheck(view: JobView, version: number, userId: string): Promise<JobView> {
+    let job: JobEntity;
+    try {
+      job = await this.getOwned(view.jobId, userId);
+    } catch (err) {
+      if (err instanceof ProblemException && err.status === 404) throw err;
+      return view; // PostgreSQL down: the snapshot is the best answer there is
+    }
+    if (job.version > version) await this.publish(job);
+    return toView(job);
   }
 
   /**
