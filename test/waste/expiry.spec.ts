@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { RunningApp } from '../../src/app/bootstrap';
 import { QueueName, RoutingKey } from '../../src/core/messaging/topology';
 import { Metrics } from '../../src/core/observability/metrics';
+import { PipelineExpiryHandler } from '../../src/modules/waste/pipeline/expiry.handler';
 import { QueueProbe, waitFor } from '../support/amqp';
 import { bootRole } from '../support/app';
 import { TestLogin, guestLogin } from '../support/auth';
@@ -56,6 +57,15 @@ describe('expired pipeline messages fail their jobs with BACKLOG_EXPIRED', () =>
     });
   }
 
+  /** How many q.expired copies the handler has finished, per outcome (its own metric). */
+  async function handled(): Promise<number> {
+    const metric = await app.app
+      .get(Metrics)
+      .registry.getSingleMetric('pipeline_expired_messages_total')!
+      .get();
+    return metric.values.reduce((n, v) => n + v.value, 0);
+  }
+
   const waitFailed = (jobId: string) =>
     waitFor(
       `job ${jobId} failed`,
@@ -76,7 +86,6 @@ describe('expired pipeline messages fail their jobs with BACKLOG_EXPIRED', () =>
     // Nobody serves q.fast; the API itself serves q.expired.
     expect(readiness.consumers).toMatchObject({ [QueueName.Fast]: 0, [QueueName.Expired]: 1 });
     const metrics = await app.app.get(Metrics).registry.metrics();
-    expect(metrics).toMatch(/rabbitmq_queue_consumers\{queue="q.fast"\} 0/);
     expect(metrics).toMatch(/rabbitmq_queue_consumers\{queue="q.fast"\} 0/);
 
     resendExpiring(await take(QueueName.Fast, jobId), 200);
@@ -115,10 +124,86 @@ describe('expired pipeline messages fail their jobs with BACKLOG_EXPIRED', () =>
     const { jobId: marker } = await submitPhoto(app.url!, user.accessToken, await makePhoto(4));
     const fresh = await take(QueueName.Fast, marker);
     // Sent a minute before the job's last change: another copy has moved it on since.
-    resendExpiring(stale, 100, { 'x-published-at': Date.now() - 60_000 });
+    const before = await handled();
+    resendExpiring(stale, 100, { 'x-sent-at': Date.now() - 60_000 });
     resendExpiring(fresh, 300);
     await waitFailed(marker);
-    await waitFor('q.expired read', async () => (await probe.depth(QueueName.Expired)) === 0);
+    // Both copies handled (not merely taken out of q.expired: a copy may still be unacked).
+    await waitFor(
+      'both expired copies handled',
+      async () => (await handled()) >= before + 2,
+      30_000,
+    );
     expect((await getJob(app.url!, user.accessToken, moved)).status).toBe('queued');
+  });
+
+  it('a retried download copy that expires fails the job, though the first attempt moved it', async () => {
+    const { jobId } = await submitPhoto(app.url!, user.accessToken, await makePhoto(5));
+    const first = await take(QueueName.Fast, jobId);
+    // The first attempt started downloading (moving updated_at) and failed transiently; its
+    // retry copy keeps the first publish's x-published-at and carries its own x-sent-at.
+    await db.query(
+      `UPDATE waste.jobs SET status = 'processing', stage = 'downloading', progress = 10,
+              updated_at = now() WHERE id = $1`,
+      [jobId],
+    );
+    const [{ now }] = (await db.query(
+      `SELECT (extract(epoch FROM now()) * 1000)::float8 AS now`,
+    )) as {
+      now: number;
+    }[];
+    resendExpiring(first, 200, {
+      'x-attempt': 2,
+      'x-published-at': now - 5_000,
+      'x-sent-at': Math.max(now, Date.now()),
+    });
+    const job = await waitFailed(jobId);
+    expect(job.error).toMatchObject({ code: 'BACKLOG_EXPIRED' });
+  });
+
+  it('an expired re-sent save of a job at saving (every part stored) fails it', async () => {
+    const { jobId } = await submitPhoto(app.url!, user.accessToken, await makePhoto(6));
+    await take(QueueName.Fast, jobId);
+    const coaching = { summary: 'rinse and sort', tips: [] };
+    // As the watchdog finds it: coaching stored, no location, the save never completed.
+    await db.query(
+      `UPDATE waste.jobs SET status = 'processing', stage = 'saving', progress = 90,
+              result = $2::jsonb, updated_at = now() - interval '10 minutes' WHERE id = $1`,
+      [
+        jobId,
+        JSON.stringify({
+          items: [],
+          coaching,
+          cache: { hit: false, kind: null },
+          nearby: null,
+          timings: { totalMs: null, visionMs: 1, coachingMs: 1 },
+        }),
+      ],
+    );
+    probe.channel.publish(
+      'tasks',
+      RoutingKey.WasteSave,
+      Buffer.from(JSON.stringify({ jobId, part: 'coaching', coaching, coachingMs: 1 })),
+      {
+        persistent: true,
+        contentType: 'application/json',
+        headers: { 'x-attempt': 1, 'x-published-at': Date.now(), 'x-sent-at': Date.now() },
+        expiration: '200',
+      },
+    );
+    const job = await waitFailed(jobId);
+    expect(job.error).toMatchObject({ code: 'BACKLOG_EXPIRED' });
+    expect(job.error!.message).toContain('q.fast');
+  });
+
+  // Last: it stops this API's q.expired consumer.
+  it('the drain at SIGTERM cancels the q.expired consumer', async () => {
+    expect((await probe.channel.checkQueue(QueueName.Expired)).consumerCount).toBe(1);
+    await app.app.get(PipelineExpiryHandler).beforeApplicationShutdown();
+    await waitFor(
+      'q.expired without consumers',
+      async () => (await probe.channel.checkQueue(QueueName.Expired)).consumerCount === 0,
+      30_000,
+    );
   });
 });

@@ -189,6 +189,9 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
           headers: {
             ...headers,
             'x-attempt': attempt + 1,
+            // This attempt already moved the job (e.g. stage 'downloading'): the expiry handler
+            // must compare the job with this copy's time, not the first publish's.
+            'x-sent-at': Date.now(),
             'retry-tier': `${tier}s`,
             'x-last-error': message,
           },

@@ -51,10 +51,13 @@ export class TaskPublisher {
       timeout: timeoutMs,
       headers: {
         'x-attempt': 1,
-        // When the message left (ms): the expiry handler compares it with the job's last change.
+        // When the message was first published (ms), kept by retries: ridesOut's age check.
         'x-published-at': Date.now(),
         ...(opts.requestId ? { 'x-request-id': opts.requestId } : {}),
         ...opts.headers,
+        // When this copy left (ms), stamped again on every retry: the expiry handler compares
+        // it with the job's last change (docs/messaging.md → Expired messages).
+        'x-sent-at': Date.now(),
       },
     };
     try {

@@ -10,6 +10,15 @@ import { ScheduleCsvOptions } from './schedule-csv';
 import { ScheduleImportReport, importSchedules } from './schedule.importer';
 import { WASTE_KINDS, WasteKind, kindsOf } from './waste-kinds';
 
+/**
+ * Whether a zone's 관리구역대상지역명 lists the 동 as a whole name: "상계1동" must not pick the
+ * zone of "상계10동", as a substring test would.
+ */
+export function areaNamesDong(area: string | null | undefined, dong: string): boolean {
+  const wanted = nameKey(dong);
+  return (area ?? '').split(/[,，、·/()\s]+/).some((part) => part && nameKey(part) === wanted);
+}
+
 export interface KindSchedule {
   kind: WasteKind;
   /** Weekdays as ids, Sunday first; empty when the text names none we understand. */
@@ -133,7 +142,7 @@ export class ScheduleService {
     const rows = await this.rows.forRegion(region.code.slice(0, 2), this.keysOf(region));
     const dongs = [region.adminDong, region.legalDong].filter((d): d is string => !!d);
     const byDong = dongs.length
-      ? rows.filter((r) => dongs.some((d) => nameKey(r.targetArea ?? '').includes(nameKey(d))))
+      ? rows.filter((r) => dongs.some((d) => areaNamesDong(r.targetArea, d)))
       : [];
     const chosen = byDong.length ? byDong : rows;
     const kinds = o.kinds ?? [...WASTE_KINDS];
