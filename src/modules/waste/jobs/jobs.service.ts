@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { LRUCache } from 'lru-cache';
 import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
 import { DataSource, EntityManager } from 'typeorm';
 import { ProblemException } from '../../../core/http/problem';
@@ -60,6 +61,7 @@ export function toView(j: JobEntity): JobView {
 export class JobsService {
   private readonly logger = new Logger(JobsService.name);
   private readonly finished;
+  private readonly rechecked: LRUCache<string, true>;
   private readonly unpublished = new Set<string>();
 
   constructor(
@@ -71,6 +73,9 @@ export class JobsService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     metrics: Metrics,
   ) {
+    // A job that really waits long (a backlog) is re-read at most once per interval per
+    // process, not on every poll of every phone.
+    this.rechecked = new LRUCache({ max: 100_000, ttl: config.JOB_SNAPSHOT_RECHECK_MS });
     this.finished = metrics.counter(
       'waste_jobs_total',
       'Analysis jobs that ended, by status and error code',
@@ -128,7 +133,11 @@ export class JobsService {
         const snap = JSON.parse(raw) as { userId: string; version?: number; job: JobView };
         if (snap.userId !== userId) throw ProblemException.notFound('Job');
         const age = Date.now() - Date.parse(snap.job.updatedAt);
-        if (TERMINAL.includes(snap.job.status) || !(age > this.config.JOB_SNAPSHOT_RECHECK_MS)) {
+        if (
+          TERMINAL.includes(snap.job.status) ||
+          !(age > this.config.JOB_SNAPSHOT_RECHECK_MS) ||
+          this.rechecked.has(jobId)
+        ) {
           return snap.job;
         }
         return await this.recheck(snap.job, Number(snap.version ?? 0), userId);
@@ -151,6 +160,7 @@ export class JobsService {
       if (err instanceof ProblemException && err.status === 404) throw err;
       return view; // PostgreSQL down: the snapshot is the best answer there is
     }
+    this.rechecked.set(view.jobId, true);
     if (job.version > version) await this.publish(job);
     return toView(job);
   }
