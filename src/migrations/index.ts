@@ -10,6 +10,7 @@ import { WasteCorrectionSignals1764215000000 } from './1764215000000-waste-corre
 import { RecyclingDisposalSchedules1764216000000 } from './1764216000000-recycling-disposal-schedules';
 import { UsersHomeRegion1764216100000 } from './1764216100000-users-home-region';
 import { WasteJobFacts1764217000000 } from './1764217000000-waste-job-facts';
+import { AuthRevokedFamilies1764218000000 } from './1764218000000-auth-revoked-families';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -29,4 +30,5 @@ export const MIGRATIONS: MigrationClass[] = [
   RecyclingDisposalSchedules1764216000000,
   UsersHomeRegion1764216100000,
   WasteJobFacts1764217000000,
+  AuthRevokedFamilies1764218000000,
 ];

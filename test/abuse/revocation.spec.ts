@@ -1,8 +1,12 @@
 import Redis from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
 import { RunningApp } from '../../src/app/bootstrap';
+import { TokenService } from '../../src/modules/auth/token.service';
 import { Tokens, call } from '../auth/http';
 import { bootRole } from '../support/app';
 import { Isolation, isolate } from '../support/isolation';
+import { KakaoAuthStandin } from '../support/standins/kakao-auth.standin';
 
 /**
  * Revocation survives the loss of Redis (docs/auth.md → Revocation): the deny list is rebuilt
@@ -12,16 +16,24 @@ describe('revocation survives a Redis flush', () => {
   let iso: Isolation;
   let apps: RunningApp[];
   let redis: Redis;
+  let kakao: KakaoAuthStandin;
 
   beforeAll(async () => {
-    iso = await isolate('revocation');
-    const first = await bootRole(iso, { APP_ROLE: 'all', RATE_LIMIT_LOGIN_PER_IP: '0' });
-    apps = [first, await bootRole(iso, { APP_ROLE: 'api', RATE_LIMIT_LOGIN_PER_IP: '0' })];
+    [iso, kakao] = await Promise.all([isolate('revocation'), KakaoAuthStandin.start()]);
+    const env = {
+      RATE_LIMIT_LOGIN_PER_IP: '0',
+      KAKAO_API_URL: kakao.url,
+      KAKAO_AUTH_URL: kakao.url,
+      KAKAO_CLIENT_ID: kakao.clientId,
+    };
+    const first = await bootRole(iso, { ...env, APP_ROLE: 'all' });
+    apps = [first, await bootRole(iso, { ...env, APP_ROLE: 'api' })];
     redis = new Redis(iso.env.REDIS_URL);
   });
   afterAll(async () => {
     redis?.disconnect();
     await Promise.all((apps ?? []).map((a) => a.close()));
+    await kakao?.close();
     await iso?.cleanup();
   });
 
@@ -147,5 +159,59 @@ describe('revocation survives a Redis flush', () => {
     await flush();
     expect((await me(1, dave.accessToken)).status).toBe(401);
     expect((await me(0, dave.accessToken)).status).toBe(401);
+  });
+
+  /** The login family an access token belongs to (its `fam` claim). */
+  const familyOf = (token: string) =>
+    (JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as { fam: string }).fam;
+
+  it("a rebuilt list still denies a deleted account's and a merged guest's logins", async () => {
+    // Their refresh-token rows went with the account (ON DELETE CASCADE); the rebuild finds
+    // the families in auth.revoked_families. With PostgreSQL down the guard trusts a token the
+    // deny list passes (docs/auth.md → Outages), so the family entry itself must come back.
+    const deny = `${iso.redisPrefix}:auth:deny`;
+    const ivan = await guest();
+    expect((await call('DELETE', `${api(0)}/users/me`, { token: ivan.accessToken })).status).toBe(
+      204,
+    );
+    const owner = await call<Tokens>('POST', `${api(0)}/auth/oauth/kakao`, {
+      body: { accessToken: kakao.issueToken({ id: '7001', nickname: '주인' }) },
+    });
+    expect(owner.status).toBe(200);
+    const judy = await guest();
+    expect((await me(1, judy.accessToken)).status).toBe(200);
+    const merged = await call<Tokens>('POST', `${api(0)}/auth/oauth/kakao`, {
+      token: judy.accessToken,
+      body: { accessToken: kakao.issueToken({ id: '7001', nickname: '주인' }) },
+    });
+    expect(merged.status).toBe(200);
+    expect(merged.body.user.id).toBe(owner.body.user.id);
+
+    expect(await redis.del(deny)).toBe(1);
+    for (const token of [ivan.accessToken, judy.accessToken]) {
+      const res = await me(1, token);
+      expect(res.status).toBe(401);
+      expect(await redis.zscore(deny, `fam:${familyOf(token)}`)).not.toBeNull();
+      expect((await me(0, token)).status).toBe(401);
+    }
+    expect(await redis.zscore(deny, 'gen')).not.toBeNull();
+    // The account the guest merged into keeps working.
+    expect((await me(0, merged.body.accessToken)).status).toBe(200);
+  });
+
+  it('the cleanup prunes revoked families once no access token of theirs can be valid', async () => {
+    const ds = apps[0].app.get(DataSource);
+    const [old, recent] = [randomUUID(), randomUUID()];
+    await ds.query(
+      `INSERT INTO auth.revoked_families (family_id, revoked_at)
+       VALUES ($1, now() - interval '2 days'), ($2, now())`,
+      [old, recent],
+    );
+    expect(await apps[0].app.get(TokenService).pruneRefreshTokens()).toBeGreaterThanOrEqual(1);
+    const left = (await ds.query(
+      `SELECT family_id FROM auth.revoked_families WHERE family_id = ANY($1::uuid[])`,
+      [[old, recent]],
+    )) as { family_id: string }[];
+    expect(left.map((r) => r.family_id)).toEqual([recent]);
   });
 });

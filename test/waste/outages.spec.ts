@@ -236,7 +236,7 @@ describe('outages of our own dependencies', () => {
     );
   });
 
-  it('a job that ends while Redis is unreachable does not keep its old state in status: PostgreSQL wins over a stale snapshot', async () => {
+  it('a job whose end never reached its snapshot does not keep its old state in status: PostgreSQL wins over a stale snapshot', async () => {
     const created = await post(app.url!, '/waste/analyze', {
       contentType: 'image/jpeg',
       contentLength: 1000,
@@ -244,15 +244,16 @@ describe('outages of our own dependencies', () => {
     expect(created.status).toBe(201);
     const { jobId } = (await created.json()) as { jobId: string };
     expect((await getJob(api.url!, user.accessToken, jobId)).status).toBe('awaiting_upload');
-    await redisProxy.cut();
-    try {
-      // Its snapshot write fails (Redis keeps its data: a network cut, not a restart).
-      expect((await app.app.get(JobsService).fail(jobId, 'TEST_ENDED', 'ended'))?.status).toBe(
-        'failed',
-      );
-    } finally {
-      await redisProxy.restore();
-    }
+    // Ended in PostgreSQL by a process whose snapshot write failed during a Redis cut and that
+    // then restarted, so nothing re-publishes it: the UPDATE alone, with no announce().
+    const ended = await app.app.get(JobsService).write(db.manager, jobId, {
+      status: 'failed',
+      stage: null,
+      errorCode: 'TEST_ENDED',
+      errorMessage: 'ended',
+      finishedAt: new Date(),
+    });
+    expect(ended?.status).toBe('failed');
     const seen = await waitFor(
       'status to show the end PostgreSQL has',
       async () => {
@@ -260,7 +261,7 @@ describe('outages of our own dependencies', () => {
           const job = await getJob(api.url!, user.accessToken, jobId);
           return job.status === 'failed' ? job : undefined;
         } catch {
-          return undefined; // Redis still reconnecting: 503
+          return undefined;
         }
       },
       30_000,
@@ -273,5 +274,39 @@ describe('outages of our own dependencies', () => {
       job: { status: string };
     };
     expect(snap.job.status).toBe('failed');
+  });
+
+  it('Redis back: the snapshot of a job that ended while it was unreachable is written again without any read', async () => {
+    const created = await post(app.url!, '/waste/analyze', {
+      contentType: 'image/jpeg',
+      contentLength: 1000,
+    });
+    expect(created.status).toBe(201);
+    const { jobId } = (await created.json()) as { jobId: string };
+    const redis = api.app.get(RedisService);
+    const snapshotStatus = async () => {
+      const raw = await redis.client.get(redis.key('waste', 'job', jobId));
+      return raw ? (JSON.parse(raw) as { job: { status: string } }).job.status : undefined;
+    };
+    expect(await snapshotStatus()).toBe('awaiting_upload');
+    await redisProxy.cut();
+    try {
+      await app.app.get(JobsService).fail(jobId, 'TEST_ENDED', 'ended');
+    } finally {
+      await redisProxy.restore();
+    }
+    // No status poll here (that path has its own test above): the 'ready' event re-publishes.
+    await waitFor(
+      'the ended job re-published after the reconnect',
+      async () => {
+        try {
+          return (await snapshotStatus()) === 'failed';
+        } catch {
+          return undefined; // this replica's connection still coming back
+        }
+      },
+      30_000,
+      200,
+    );
   });
 });

@@ -125,6 +125,7 @@ export class AccountsService {
         let mergedGuestId: string | undefined;
         if (guestId && guestId !== userId) {
           await this.events.merge(guestId, userId, m);
+          await this.recordRevokedLogins(guestId, m);
           await m.query(`DELETE FROM auth.users WHERE id = $1 AND is_guest`, [guestId]);
           mergedGuestId = guestId;
         }
@@ -195,11 +196,28 @@ export class AccountsService {
 
   /** Deletes the account; identities, refresh tokens and history go with it (ON DELETE CASCADE). */
   async delete(id: string, manager: EntityManager): Promise<boolean> {
+    await this.recordRevokedLogins(id, manager);
     const [, count] = (await manager.query(`DELETE FROM auth.users WHERE id = $1`, [id])) as [
       unknown,
       number,
     ];
     if (count) this.logger.log(`account ${id} deleted`);
     return count > 0;
+  }
+
+  /**
+   * Records the account's login families in auth.revoked_families, in the transaction that
+   * deletes the account: its refresh-token rows (the usual revocation record) go with it, and a
+   * deny-list rebuild must still deny its access tokens (docs/auth.md → Revocation). Families
+   * whose refresh tokens expired over a day ago are left out, as in the pruning.
+   */
+  private async recordRevokedLogins(userId: string, manager: EntityManager): Promise<void> {
+    await manager.query(
+      `INSERT INTO auth.revoked_families (family_id, revoked_at)
+       SELECT DISTINCT family_id, now() FROM auth.refresh_tokens
+        WHERE user_id = $1 AND expires_at > now() - interval '1 day'
+       ON CONFLICT (family_id) DO UPDATE SET revoked_at = excluded.revoked_at`,
+      [userId],
+    );
   }
 }

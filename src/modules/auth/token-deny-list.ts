@@ -24,7 +24,8 @@ function newGenerationScore(): number {
  * for as long as such a token could still be valid. Every API replica sees the same list.
  *
  * Redis is a cache here, not the record: every revocation is also in PostgreSQL
- * (`auth.refresh_tokens.revoked_at` of the family; a deleted account has no row at all). The
+ * (`auth.refresh_tokens.revoked_at` of the family; the families of a deleted account or a merged
+ * guest, whose refresh tokens go with it, in `auth.revoked_families`). The
  * whole list is ONE sorted set, `auth:deny`: member `jti:<id>` or `fam:<id>`, score = the epoch
  * second the entry stops mattering, plus a `gen` member (the generation marker). Redis evicts
  * or expires whole keys, so the entries can only be lost together with the marker: a flush,
@@ -143,7 +144,9 @@ export class TokenDenyList implements OnApplicationBootstrap {
     const ttl = this.config.JWT_ACCESS_TTL + 5;
     const rows = (await this.db.query(
       `SELECT family_id, extract(epoch FROM max(revoked_at))::float8 AS at
-         FROM auth.refresh_tokens
+         FROM (SELECT family_id, revoked_at FROM auth.refresh_tokens
+               UNION ALL
+               SELECT family_id, revoked_at FROM auth.revoked_families) r
         WHERE revoked_at > now() - make_interval(secs => $1)
         GROUP BY family_id`,
       [ttl],

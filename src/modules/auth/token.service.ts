@@ -174,7 +174,8 @@ export class TokenService {
 
   /**
    * The user row. With PostgreSQL unreachable, a token that passed the deny list is trusted
-   * without it (docs/auth.md → Outages): deleting an account revokes its logins in Redis, so the
+   * without it (docs/auth.md → Outages): deleting an account or merging a guest revokes its
+   * logins in Redis, and a rebuilt deny list has them too (auth.revoked_families), so the
    * account exists; the last row seen in this process gives `isGuest`, else the more restricted
    * guest. So status polling keeps answering from Redis. `fresh` callers get the 503.
    */
@@ -260,7 +261,8 @@ export class TokenService {
   /**
    * Housekeeping (sched.cleanup.cache): expired tokens stop mattering a day later (account
    * deletion looks back one day); revoked ones once the access tokens of their family have
-   * expired too. Returns how many rows went.
+   * expired too, and so do the revoked families of deleted accounts (auth.revoked_families).
+   * Returns how many rows went.
    */
   async pruneRefreshTokens(): Promise<number> {
     const [, deleted] = (await this.dataSource.query(
@@ -269,6 +271,12 @@ export class TokenService {
            OR revoked_at < now() - make_interval(secs => greatest(86400, $1))`,
       [this.config.JWT_ACCESS_TTL],
     )) as [unknown, number];
-    return deleted;
+    // Families of deleted accounts matter as long as their access tokens could (the rebuild).
+    const [, families] = (await this.dataSource.query(
+      `DELETE FROM auth.revoked_families
+        WHERE revoked_at < now() - make_interval(secs => greatest(86400, $1))`,
+      [this.config.JWT_ACCESS_TTL],
+    )) as [unknown, number];
+    return deleted + families;
   }
 }

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { LRUCache } from 'lru-cache';
 import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
 import { DataSource, EntityManager } from 'typeorm';
 import { ProblemException } from '../../../core/http/problem';
@@ -28,6 +29,8 @@ export const STAGE_PROGRESS: Record<JobStage, number> = {
 };
 
 const SNAPSHOT_TTL_S = 24 * 3600;
+/** Jobs whose snapshot write failed, kept to re-publish when Redis is back (bounded memory). */
+const MAX_UNPUBLISHED = 10_000;
 const SET_IF_NEWER = `
 local cur = redis.call('GET', KEYS[1])
 if cur then
@@ -58,6 +61,8 @@ export function toView(j: JobEntity): JobView {
 export class JobsService {
   private readonly logger = new Logger(JobsService.name);
   private readonly finished;
+  private readonly rechecked: LRUCache<string, true>;
+  private readonly unpublished = new Set<string>();
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
@@ -68,11 +73,30 @@ export class JobsService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     metrics: Metrics,
   ) {
+    // A job that really waits long (a backlog) is re-read at most once per interval per
+    // process, not on every poll of every phone.
+    this.rechecked = new LRUCache({ max: 100_000, ttl: config.JOB_SNAPSHOT_RECHECK_MS });
     this.finished = metrics.counter(
       'waste_jobs_total',
       'Analysis jobs that ended, by status and error code',
       ['status', 'code'],
     );
+    // Back from a blip that kept Redis's data: the snapshots (and events, best-effort) of jobs
+    // that changed meanwhile are written again at once, not only on the next stale read.
+    this.redis.client.on('ready', () => void this.republish());
+  }
+
+  private async republish(): Promise<void> {
+    const ids = [...this.unpublished];
+    this.unpublished.clear();
+    for (const id of ids) {
+      try {
+        const job = await this.repo.get(id);
+        if (job) await this.publish(job);
+      } catch (err) {
+        this.logger.warn(`snapshot for ${id} not re-published: ${(err as Error).message}`);
+      }
+    }
   }
 
   snapshotKey(jobId: string): string {
@@ -109,7 +133,11 @@ export class JobsService {
         const snap = JSON.parse(raw) as { userId: string; version?: number; job: JobView };
         if (snap.userId !== userId) throw ProblemException.notFound('Job');
         const age = Date.now() - Date.parse(snap.job.updatedAt);
-        if (TERMINAL.includes(snap.job.status) || !(age > this.config.JOB_SNAPSHOT_RECHECK_MS)) {
+        if (
+          TERMINAL.includes(snap.job.status) ||
+          !(age > this.config.JOB_SNAPSHOT_RECHECK_MS) ||
+          this.rechecked.has(jobId)
+        ) {
           return snap.job;
         }
         return await this.recheck(snap.job, Number(snap.version ?? 0), userId);
@@ -132,6 +160,7 @@ export class JobsService {
       if (err instanceof ProblemException && err.status === 404) throw err;
       return view; // PostgreSQL down: the snapshot is the best answer there is
     }
+    this.rechecked.set(view.jobId, true);
     if (job.version > version) await this.publish(job);
     return toView(job);
   }
@@ -242,6 +271,7 @@ export class JobsService {
       );
     } catch (err) {
       this.logger.warn(`snapshot for ${job.id} not written: ${(err as Error).message}`);
+      if (this.unpublished.size < MAX_UNPUBLISHED) this.unpublished.add(job.id);
     }
     await this.events.emit({ userId: job.userId, version: job.version, job: view });
   }
