@@ -266,6 +266,7 @@ describe('dead letters: list without losing, replay, purge (admin API and CLI)',
       expect([body, bad.status]).toEqual([body, 400]);
     }
     expect(await depth()).toBeGreaterThanOrEqual(before);
+    expect((await admin(`dlq/${permanentId}`)).status).toBe(200); // a dry run touched nothing
     const started = (await records('started', 'perm')).length;
     const purge = await admin('dlq?all=true&dryRun=true', { method: 'DELETE' });
     expect(purge.body).toMatchObject({ dryRun: true, notFound: [] });
@@ -283,6 +284,7 @@ describe('dead letters: list without losing, replay, purge (admin API and CLI)',
       routingKey: expect.any(String),
     });
     expect(await depth()).toBeGreaterThanOrEqual(before);
+    expect((await admin(`dlq/${permanentId}`)).status).toBe(200);
     expect((await records('started', 'perm')).length).toBe(started);
   });
 

@@ -44,9 +44,13 @@ describe('a completed analysis carries the district disposal days for its items'
     expect(Array.isArray(r.nearby)).toBe(true);
     expect(r.schedule.region).toMatchObject({ code: '11680', source: 'offline' });
     expect(r.schedule.available).toBe(true);
+    expect(r.schedule.zones.length).toBeGreaterThan(0);
     for (const zone of r.schedule.zones) {
       expect(zone.kinds.map((k: Json) => k.kind)).toEqual(['recyclable']);
-      expect(zone.kinds[0].next.text).toMatch(/20:00–24:00$/);
+      // Between 20:00 and 24:00 KST on a collection day the window is open now.
+      const next = zone.kinds[0].next;
+      if (next.open) expect(next.text).toBe('지금 ~ 24:00');
+      else expect(next.text).toMatch(/20:00–24:00$/);
     }
     // Leftover rice: the food kind only.
     const food = await result(alice, 302, { hint: '남은 밥', lat: 37.5173, lng: 127.0474 });

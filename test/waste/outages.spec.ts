@@ -110,10 +110,12 @@ describe('outages of our own dependencies', () => {
   });
 
   it("a dead-lettered message's failure handler does not throw while PostgreSQL is down", async () => {
-    const { jobId } = await submitPhoto(app.url!, user.accessToken, await makePhoto(3), {
-      hint: '캔',
+    // A job that has not ended, so failing it would be a real write the outage refuses.
+    const analyze = await post(app.url!, '/waste/analyze', {
+      contentType: 'image/jpeg',
+      contentLength: 1000,
     });
-    await waitForEnd(app.url!, user.accessToken, jobId);
+    const { jobId } = (await analyze.json()) as { jobId: string };
     await pg.cut();
     try {
       await expect(
@@ -124,6 +126,11 @@ describe('outages of our own dependencies', () => {
     } finally {
       await pg.restore();
     }
+    // Nothing half-written: the job is still what it was.
+    const rows = (await db.query('SELECT status FROM waste.jobs WHERE id = $1', [jobId])) as {
+      status: string;
+    }[];
+    expect(rows).toEqual([{ status: 'awaiting_upload' }]);
   });
 
   it('a save that cannot complete the job writes neither its history row nor its analytics event', async () => {

@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
+import { hasBody } from './json-body';
 import { PROBLEM_CONTENT_TYPE } from './problem';
 
 /**
@@ -11,10 +12,7 @@ import { PROBLEM_CONTENT_TYPE } from './problem';
  */
 export function requestDeadline(ms: number) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    const length = req.headers['content-length'];
-    const hasBody =
-      req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-    if (!hasBody) return next();
+    if (!hasBody(req)) return next();
     const timer = setTimeout(() => {
       if (req.complete) return;
       // Destroying the request (not only the socket) is what errors a stream still reading it:

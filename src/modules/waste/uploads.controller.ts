@@ -6,6 +6,7 @@ import { Transform } from 'node:stream';
 import { ProblemException } from '../../core/http/problem';
 import { LocalStorageDriver } from '../../core/storage/local.driver';
 import { STORAGE_DRIVER, StorageDriver } from '../../core/storage/storage.driver';
+import { jobIdOfOriginalKey } from './pipeline/storage-keys';
 import { JobsService } from './jobs/jobs.service';
 
 /**
@@ -25,7 +26,7 @@ export class UploadsController {
    * was stored. A finished job's original is deleted, so the status is what says "spent" then.
    */
   private async linkOpen(key: string): Promise<boolean> {
-    const jobId = /^uploads\/[^/]+\/([^/]+)\/original$/.exec(key)?.[1];
+    const jobId = jobIdOfOriginalKey(key);
     const job = jobId ? await this.jobs.get(jobId) : undefined;
     return job?.status === 'awaiting_upload' && !(await this.storage.head(key));
   }

@@ -61,12 +61,13 @@ export class RegionsService {
     const [first, ...rest] = t.split(' ');
     const sidoCode = rest.length ? sidoCodeOf(first) : undefined;
     const sigungu = sidoCode ? rest.join(' ') : t;
+    const wholeSido = sidoCode ? undefined : sidoCodeOf(t);
     const found = sidoCode
       ? this.offline().find(sidoCode, sigungu)
       : // "세종", "세종특별자치시": a 시도 that is its own 시군구.
-        (sidoCodeOf(t) &&
+        (wholeSido &&
           [...this.offline().regions.values()].filter(
-            (r) => r.code.slice(0, 2) === sidoCodeOf(t) && nameKey(r.sigungu) === nameKey(r.sido),
+            (r) => r.code.slice(0, 2) === wholeSido && nameKey(r.sigungu) === nameKey(r.sido),
           )) ||
         this.offline().find(undefined, sigungu);
     if (found.length === 1) return found[0];

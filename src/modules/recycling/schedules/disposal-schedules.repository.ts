@@ -38,6 +38,10 @@ const COLUMNS: [keyof ScheduleInput, string][] = [
   ['providerName', 'provider_name'],
 ];
 const UPDATED = COLUMNS.filter(([, c]) => c !== 'source_id').map(([, c]) => c);
+/** The columns a ScheduleRow reads, aliased to its field names (rows come back in its shape). */
+const ROW_SELECT = COLUMNS.filter(([f]) => f !== 'sourceId' && f !== 'dataset')
+  .map(([f, c]) => `${c === 'data_date' ? `to_char(data_date, 'YYYY-MM-DD')` : c} AS "${f}"`)
+  .join(', ');
 /** 32 parameters a row: 1,000 rows stay under PostgreSQL's 65,535 bind parameters. */
 const UPSERT_BATCH = 1000;
 
@@ -57,20 +61,13 @@ export class DisposalSchedulesRepository {
 
   /** Rows of one 시도 whose 시군구 key is one of `keys` (the region, its city or its 구). */
   async forRegion(sidoCode: string, keys: string[]): Promise<ScheduleRow[]> {
-    const rows: Record<string, unknown>[] = await this.ds.query(
-      `SELECT id, ${COLUMNS.filter(([f]) => f !== 'sourceId' && f !== 'dataset')
-        .map(([, c]) => (c === 'data_date' ? `to_char(data_date, 'YYYY-MM-DD') AS data_date` : c))
-        .join(', ')}
+    return (await this.ds.query(
+      `SELECT id, ${ROW_SELECT}
          FROM recycling.disposal_schedules
         WHERE sido_code = $1 AND sigungu_key = ANY($2::text[])
         ORDER BY zone_name NULLS FIRST, target_area NULLS FIRST, id`,
       [sidoCode, keys],
-    );
-    return rows.map((r) => {
-      const out: Record<string, unknown> = { id: r.id };
-      for (const [field, column] of COLUMNS) if (column in r) out[field] = r[column];
-      return out as ScheduleRow;
-    });
+    )) as ScheduleRow[];
   }
 
   /**

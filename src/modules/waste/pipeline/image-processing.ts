@@ -228,15 +228,3 @@ export function hammingHex(a: string, b: string): number {
   }
   return n;
 }
-
-/** The copy sent to vision: upright, at most `side` px, JPEG. */
-export async function preprocessForVision(
-  clean: Buffer,
-  side = 640,
-): Promise<{ image: Buffer; width: number; height: number }> {
-  const { data, info } = await sharp(clean)
-    .resize(side, side, { fit: 'inside', withoutEnlargement: true })
-    .jpeg({ quality: 82 })
-    .toBuffer({ resolveWithObject: true });
-  return { image: data, width: info.width, height: info.height };
-}
