@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { RunningApp } from '../../src/app/bootstrap';
 import { RedisService } from '../../src/core/redis/redis.service';
 import { JobsService } from '../../src/modules/waste/jobs/jobs.service';
+import { JobsRepository } from '../../src/modules/waste/jobs/jobs.repository';
 import { FastPipelineHandlers } from '../../src/modules/waste/pipeline/fast.handler';
 import { waitFor } from '../support/amqp';
 import { bootRole } from '../support/app';
@@ -253,13 +254,9 @@ describe('outages of our own dependencies', () => {
     expect((await getJob(api.url!, user.accessToken, jobId)).status).toBe('awaiting_upload');
     // Ended in PostgreSQL by a process whose snapshot write failed during a Redis cut and that
     // then restarted, so nothing re-publishes it: the UPDATE alone, with no announce().
-    const ended = await app.app.get(JobsService).write(db.manager, jobId, {
-      status: 'failed',
-      stage: null,
-      errorCode: 'TEST_ENDED',
-      errorMessage: 'ended',
-      finishedAt: new Date(),
-    });
+    const ended = await app.app
+      .get(JobsRepository)
+      .fail(jobId, { code: 'TEST_ENDED', message: 'ended' }, new Date());
     expect(ended?.status).toBe('failed');
     const seen = await waitFor(
       'status to show the end PostgreSQL has',

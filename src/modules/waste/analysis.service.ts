@@ -157,11 +157,7 @@ export class AnalysisService {
     const object = await this.storage.head(job.storageKey);
     if (!object) {
       if (new Date(job.uploadExpiresAt).getTime() < Date.now()) {
-        await this.jobs.update(
-          jobId,
-          { status: 'expired', finishedAt: new Date() },
-          { from: ['awaiting_upload'] },
-        );
+        await this.jobs.expireUpload(jobId);
         throw new ProblemException(
           410,
           'UPLOAD_EXPIRED',
@@ -188,22 +184,14 @@ export class AnalysisService {
         `the upload's type is ${object.contentType}, not ${job.contentType}`,
       );
     }
-    const queued = await this.jobs.update(
-      jobId,
-      { status: 'queued', progress: 5, queuedAt: new Date() },
-      { from: ['awaiting_upload'] },
-    );
+    const queued = await this.jobs.markQueued(jobId);
     if (!queued) return toView((await this.jobs.get(jobId))!); // a concurrent call won
     try {
       await this.publisher.publish(RoutingKey.WasteDownload, { jobId }, { requestId });
     } catch (err) {
       if (!(err instanceof PublishFailedError)) throw err;
       // Not accepted by the broker: put the job back so the app can simply retry.
-      await this.jobs.update(
-        jobId,
-        { status: 'awaiting_upload', progress: 0, queuedAt: null },
-        { from: ['queued'] },
-      );
+      await this.jobs.unqueue(jobId);
       throw ProblemException.unavailable(
         'the analysis queue is not accepting work right now; try again shortly',
       );
@@ -254,11 +242,10 @@ export class AnalysisService {
       schedule,
       timings: { ...job.result.timings, coachingMs: Date.now() - started },
     };
-    const updated = await this.jobs.update(
-      jobId,
-      { result, correction: { items: dto.items, at: new Date().toISOString() } },
-      { from: ['completed'] },
-    );
+    const updated = await this.jobs.correct(jobId, result, {
+      items: dto.items,
+      at: new Date().toISOString(),
+    });
     // The job left `completed` meanwhile (an account purge, a concurrent change).
     if (!updated)
       throw new ProblemException(

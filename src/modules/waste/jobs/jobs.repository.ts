@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { JobEntity } from './job.entity';
-import { JobStage, JobStatus, StageTimings } from './job.types';
+import { Coaching, JobResult, JobStage, JobStatus, StageTimings } from './job.types';
+import { rowMapper } from './row-mapper';
 
 const COLUMNS: Record<string, string> = {
   status: 'status',
@@ -20,9 +21,9 @@ const COLUMNS: Record<string, string> = {
   imagesDeletedAt: 'images_deleted_at',
 };
 
-export type JobPatch = Partial<Pick<JobEntity, keyof typeof COLUMNS & keyof JobEntity>>;
+type JobPatch = Partial<Pick<JobEntity, keyof typeof COLUMNS & keyof JobEntity>>;
 
-export interface UpdateOptions {
+interface UpdateOptions {
   /** Only update while the job is in one of these statuses (optimistic state machine). */
   from?: JobStatus[];
   /** Merged into `timings`. */
@@ -42,47 +43,41 @@ const FINISHED = `status IN ('completed', 'failed', 'expired')`;
 
 export type JobGuard = Pick<UpdateOptions, 'from' | 'stages' | 'pending' | 'unchangedSince'>;
 
-function rowToEntity(r: Record<string, unknown>): JobEntity {
-  const e = new JobEntity();
-  Object.assign(e, {
-    id: r.id,
-    userId: r.user_id,
-    status: r.status,
-    stage: r.stage,
-    progress: Number(r.progress),
-    version: Number(r.version),
-    contentType: r.content_type,
-    contentLength: Number(r.content_length),
-    hint: r.hint,
-    locale: r.locale,
-    lat: r.lat === null ? null : Number(r.lat),
-    lng: r.lng === null ? null : Number(r.lng),
-    storageKey: r.storage_key,
-    uploadExpiresAt: r.upload_expires_at,
-    imageSha256: r.image_sha256,
-    imagePhash: r.image_phash,
-    result: r.result,
-    errorCode: r.error_code,
-    errorMessage: r.error_message,
-    timings: r.timings ?? {},
-    correction: r.correction,
-    queuedAt: r.queued_at,
-    finishedAt: r.finished_at,
-    finalizedAt: r.finalized_at,
-    imagesDeletedAt: r.images_deleted_at,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  });
-  return e;
+/** Where a write runs: the data source, or a transaction's EntityManager. */
+export type Queryable = Pick<EntityManager, 'query'>;
+
+/** What the fast stage learnt of the photo (image-processing's hashes). */
+export interface Fingerprint {
+  imageSha256: string;
+  imagePhash: string;
 }
+
+/** Progress shown for each stage (docs/api.md: stage + progress on every transition). */
+export const STAGE_PROGRESS: Record<JobStage, number> = {
+  downloading: 10,
+  hashing: 20,
+  preprocessing: 30,
+  classifying: 40,
+  guiding: 60,
+  coaching: 70,
+  saving: 90,
+};
 
 /**
  * The waste module's SQL over waste.jobs: one place that reads and writes job rows (JobsService
- * adds the snapshot, the events and the state machine's rules on top).
+ * adds the snapshot, the events and the state machine's rules on top). Every state change is its
+ * own method: one guarded UPDATE that returns the new row, or undefined when the guard did not
+ * hold (another process moved the job on). Each takes an optional `db` so it can run inside a
+ * transaction with other writes (the completion commits with the history row and analytics).
+ * Rows are mapped by the entity's own metadata (row-mapper.ts).
  */
 @Injectable()
 export class JobsRepository {
-  constructor(@InjectDataSource() private readonly db: DataSource) {}
+  private readonly toEntity: (row: Record<string, unknown>) => JobEntity;
+
+  constructor(@InjectDataSource() private readonly db: DataSource) {
+    this.toEntity = rowMapper(JobEntity, db.getMetadata(JobEntity).columns);
+  }
 
   async insert(job: Partial<JobEntity>): Promise<JobEntity> {
     const repo = this.db.getRepository(JobEntity);
@@ -95,15 +90,191 @@ export class JobsRepository {
       string,
       unknown
     >[];
-    return rows[0] ? rowToEntity(rows[0]) : undefined;
+    return rows[0] ? this.toEntity(rows[0]) : undefined;
+  }
+
+  /** Runs `fn` in one PostgreSQL transaction (the state change and the writes that go with it). */
+  transaction<T>(fn: (m: EntityManager) => Promise<T>): Promise<T> {
+    return this.db.transaction(fn);
+  }
+
+  // ---- state changes (docs/pipeline.md → State) ----
+
+  /** awaiting_upload → expired: the upload link ran out before a photo arrived. */
+  expireUpload(jobId: string, at: Date, db: Queryable = this.db) {
+    return this.update(
+      db,
+      jobId,
+      { status: 'expired', finishedAt: at },
+      { from: ['awaiting_upload'] },
+    );
+  }
+
+  /** awaiting_upload → queued: the photo is in, the download message is next. */
+  markQueued(jobId: string, at: Date, db: Queryable = this.db) {
+    return this.update(
+      db,
+      jobId,
+      { status: 'queued', progress: 5, queuedAt: at },
+      { from: ['awaiting_upload'] },
+    );
+  }
+
+  /** queued → awaiting_upload: the broker refused the download message; the app may retry. */
+  unqueue(jobId: string, db: Queryable = this.db) {
+    return this.update(
+      db,
+      jobId,
+      { status: 'awaiting_upload', progress: 0, queuedAt: null },
+      { from: ['queued'] },
+    );
+  }
+
+  /** queued|processing → processing at `stage`, with the stage's progress; `timings` merged. */
+  startStage(jobId: string, stage: JobStage, timings?: StageTimings, db: Queryable = this.db) {
+    return this.update(
+      db,
+      jobId,
+      { status: 'processing', stage, progress: STAGE_PROGRESS[stage] },
+      { from: ['queued', 'processing'], timings },
+    );
+  }
+
+  /** processing → classifying: the fingerprint is known, the vision copy is stored. */
+  markClassifying(
+    jobId: string,
+    fingerprint: Fingerprint,
+    timings: StageTimings,
+    db: Queryable = this.db,
+  ) {
+    return this.update(
+      db,
+      jobId,
+      { stage: 'classifying', progress: STAGE_PROGRESS.classifying, ...fingerprint },
+      { from: ['processing'], timings },
+    );
+  }
+
+  /** processing → coaching with the guidance of a cached answer for the same (or a similar) photo. */
+  recordCachedGuidance(
+    jobId: string,
+    result: JobResult,
+    fingerprint: Fingerprint,
+    timings: StageTimings,
+    db: Queryable = this.db,
+  ) {
+    return this.update(
+      db,
+      jobId,
+      { stage: 'coaching', progress: STAGE_PROGRESS.coaching, ...fingerprint, result },
+      { from: ['processing'], timings },
+    );
+  }
+
+  /** classifying → coaching with the guidance of what vision saw. */
+  recordVisionGuidance(
+    jobId: string,
+    result: JobResult,
+    timings: StageTimings,
+    db: Queryable = this.db,
+  ) {
+    return this.update(
+      db,
+      jobId,
+      { stage: 'coaching', progress: STAGE_PROGRESS.coaching, result },
+      { from: ['processing'], stages: ['classifying'], timings },
+    );
+  }
+
+  /** The coaching part arrived (once: only while the result has none) → saving. */
+  saveCoaching(
+    jobId: string,
+    part: { coaching: Coaching; schedule: unknown; coachingMs: number },
+    db: Queryable = this.db,
+  ) {
+    return this.update(
+      db,
+      jobId,
+      { stage: 'saving', progress: STAGE_PROGRESS.saving },
+      {
+        from: ['processing'],
+        pending: ['coaching'],
+        resultSet: {
+          coaching: part.coaching,
+          schedule: part.schedule ?? null,
+          'timings,coachingMs': part.coachingMs,
+        },
+        timings: { coaching: part.coachingMs },
+      },
+    );
+  }
+
+  /** The nearby part arrived (once: only while the result has none); stage unchanged. */
+  saveNearby(
+    jobId: string,
+    part: { nearby: unknown[]; nearbyMs: number },
+    db: Queryable = this.db,
+  ) {
+    return this.update(
+      db,
+      jobId,
+      {},
+      {
+        from: ['processing'],
+        pending: ['nearby'],
+        resultSet: { nearby: part.nearby },
+        timings: { nearby: part.nearbyMs },
+      },
+    );
+  }
+
+  /** processing → completed (finished and finalized at `at`), with the total time if known. */
+  complete(jobId: string, at: Date, totalMs: number | null, db: Queryable = this.db) {
+    return this.update(
+      db,
+      jobId,
+      { status: 'completed', stage: null, progress: 100, finishedAt: at, finalizedAt: at },
+      {
+        from: ['processing'],
+        resultSet: { 'timings,totalMs': totalMs },
+        timings: totalMs === null ? undefined : { total: totalMs },
+      },
+    );
+  }
+
+  /** Any unfinished status → failed with a machine-readable code, while `guard` also holds. */
+  fail(
+    jobId: string,
+    error: { code: string; message: string },
+    at: Date,
+    guard: JobGuard = {},
+    db: Queryable = this.db,
+  ) {
+    return this.update(
+      db,
+      jobId,
+      {
+        status: 'failed',
+        stage: null,
+        errorCode: error.code,
+        errorMessage: error.message.slice(0, 500),
+        finishedAt: at,
+      },
+      { from: ['awaiting_upload', 'queued', 'processing'], ...guard },
+    );
+  }
+
+  /** A completed job's user correction: its new result and what was corrected. */
+  correct(jobId: string, result: JobResult, correction: unknown, db: Queryable = this.db) {
+    return this.update(db, jobId, { result, correction }, { from: ['completed'] });
   }
 
   /**
-   * One guarded UPDATE on `db` (the data source, or a transaction's EntityManager): the patch,
-   * merged timings and result edits, only while the guard holds. Undefined when it did not.
+   * One guarded UPDATE on `db`: the patch, merged timings and result edits, only while the guard
+   * holds; the version is bumped. Undefined when the guard did not hold.
    */
-  async update(
-    db: Pick<EntityManager, 'query'>,
+  private async update(
+    db: Queryable,
     jobId: string,
     patch: JobPatch,
     opts: UpdateOptions = {},
@@ -146,7 +317,7 @@ export class JobsRepository {
       params,
     )) as [Record<string, unknown>[], number];
     const row = rows[0]?.[0];
-    return row ? rowToEntity(row) : undefined;
+    return row ? this.toEntity(row) : undefined;
   }
 
   /** Up to `limit` job ids of one account (the account purge, batch by batch). */

@@ -1,32 +1,29 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { LRUCache } from 'lru-cache';
 import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { ProblemException } from '../../../core/http/problem';
 import { Metrics } from '../../../core/observability/metrics';
 import { RedisService } from '../../../core/redis/redis.service';
 import { STORAGE_DRIVER, StorageDriver } from '../../../core/storage/storage.driver';
 import { JobEntity } from './job.entity';
-import { JobGuard, JobPatch, JobsRepository, UpdateOptions } from './jobs.repository';
-
-export type { JobGuard, JobPatch, UpdateOptions };
+import { Fingerprint, JobGuard, JobsRepository, STAGE_PROGRESS } from './jobs.repository';
 import { JobEventsEmitter } from './job-events';
-import { JobResult, JobStage, JobStatus, JobView, TERMINAL } from './job.types';
+import {
+  Coaching,
+  JobResult,
+  JobStage,
+  JobStatus,
+  JobView,
+  StageTimings,
+  TERMINAL,
+} from './job.types';
+
+export type { Fingerprint, JobGuard };
+export { STAGE_PROGRESS };
 
 /** How long a job's end waits for its raw upload's deletion (docs/pipeline.md → Storage). */
 const ORIGINAL_DELETE_MS = 3_000;
-
-/** Progress shown for each stage (docs/api.md: stage + progress on every transition). */
-export const STAGE_PROGRESS: Record<JobStage, number> = {
-  downloading: 10,
-  hashing: 20,
-  preprocessing: 30,
-  classifying: 40,
-  guiding: 60,
-  coaching: 70,
-  saving: 90,
-};
 
 const SNAPSHOT_TTL_S = 24 * 3600;
 /** Jobs whose snapshot write failed, kept to re-publish when Redis is back (bounded memory). */
@@ -65,7 +62,6 @@ export class JobsService {
   private readonly unpublished = new Set<string>();
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
     private readonly repo: JobsRepository,
     private readonly redis: RedisService,
     private readonly events: JobEventsEmitter,
@@ -165,32 +161,131 @@ export class JobsService {
     return toView(job);
   }
 
-  /**
-   * Applies a patch in one UPDATE (guarded by `from`/`where`), bumps the version, then refreshes
-   * the snapshot and emits the event. Returns undefined when the guard did not match.
-   */
-  async update(
+  // ---- state changes: one guarded UPDATE each (JobsRepository), then the snapshot and the
+  // event. Each returns the new job, or undefined when its guard did not hold (another process
+  // moved the job on first). ----
+
+  /** awaiting_upload → expired (the upload link ran out). */
+  async expireUpload(jobId: string): Promise<JobEntity | undefined> {
+    return this.announced(await this.repo.expireUpload(jobId, new Date()), 'expired');
+  }
+
+  /** awaiting_upload → queued (the photo is in). */
+  async markQueued(jobId: string): Promise<JobEntity | undefined> {
+    return this.announced(await this.repo.markQueued(jobId, new Date()), 'queued');
+  }
+
+  /** queued → awaiting_upload (the download message was refused; the app retries). */
+  async unqueue(jobId: string): Promise<JobEntity | undefined> {
+    return this.announced(await this.repo.unqueue(jobId), 'awaiting_upload');
+  }
+
+  /** queued|processing → processing at `stage`; `timings` merged into the job's. */
+  async startStage(
     jobId: string,
-    patch: JobPatch,
-    opts: UpdateOptions = {},
+    stage: JobStage,
+    timings?: StageTimings,
   ): Promise<JobEntity | undefined> {
-    const job = await this.write(this.db.manager, jobId, patch, opts);
-    if (job) await this.announce(job, patch.status);
-    return job;
+    return this.announced(await this.repo.startStage(jobId, stage, timings), 'processing');
+  }
+
+  /** processing → classifying, with the photo's fingerprint. */
+  async markClassifying(
+    jobId: string,
+    fingerprint: Fingerprint,
+    timings: StageTimings,
+  ): Promise<JobEntity | undefined> {
+    return this.announced(await this.repo.markClassifying(jobId, fingerprint, timings));
+  }
+
+  /** processing → coaching with a cached answer's guidance. */
+  async recordCachedGuidance(
+    jobId: string,
+    result: JobResult,
+    fingerprint: Fingerprint,
+    timings: StageTimings,
+  ): Promise<JobEntity | undefined> {
+    return this.announced(
+      await this.repo.recordCachedGuidance(jobId, result, fingerprint, timings),
+    );
+  }
+
+  /** classifying → coaching with vision's guidance. */
+  async recordVisionGuidance(
+    jobId: string,
+    result: JobResult,
+    timings: StageTimings,
+  ): Promise<JobEntity | undefined> {
+    return this.announced(await this.repo.recordVisionGuidance(jobId, result, timings));
+  }
+
+  /** The coaching part (and the district's days) folded in once → saving. */
+  async saveCoaching(
+    jobId: string,
+    part: { coaching: Coaching; schedule: unknown; coachingMs: number },
+  ): Promise<JobEntity | undefined> {
+    return this.announced(await this.repo.saveCoaching(jobId, part));
+  }
+
+  /** The nearby part folded in once. */
+  async saveNearby(
+    jobId: string,
+    part: { nearby: unknown[]; nearbyMs: number },
+  ): Promise<JobEntity | undefined> {
+    return this.announced(await this.repo.saveNearby(jobId, part));
   }
 
   /**
-   * The UPDATE alone, on `db` (e.g. a transaction's EntityManager, with other writes that must
-   * commit with it). The caller announces the result with `announce()` after the commit, so no
-   * client ever sees a state that was rolled back.
+   * processing → completed in one PostgreSQL transaction with `alongside`'s writes (the history
+   * row, the analytics event), which run only when the guarded UPDATE matched; they commit
+   * together or not at all. The snapshot and the event go out after the commit, so no client
+   * ever sees a state that was rolled back.
    */
-  async write(
-    db: Pick<EntityManager, 'query'>,
+  async complete(
     jobId: string,
-    patch: JobPatch,
-    opts: UpdateOptions = {},
+    totalMs: number | null,
+    alongside: (job: JobEntity, m: EntityManager) => Promise<void>,
   ): Promise<JobEntity | undefined> {
-    return this.repo.update(db, jobId, patch, opts);
+    const now = new Date();
+    const completed = await this.repo.transaction(async (m) => {
+      const done = await this.repo.complete(jobId, now, totalMs, m);
+      if (done) await alongside(done, m);
+      return done;
+    });
+    return this.announced(completed, 'completed');
+  }
+
+  /** A completed job's correction by its user (stays completed). */
+  async correct(
+    jobId: string,
+    result: JobResult,
+    correction: unknown,
+  ): Promise<JobEntity | undefined> {
+    return this.announced(await this.repo.correct(jobId, result, correction));
+  }
+
+  /**
+   * Ends a job as failed with a machine-readable code, unless it already ended (or `guard` does
+   * not hold).
+   */
+  async fail(
+    jobId: string,
+    code: string,
+    message: string,
+    guard: JobGuard = {},
+  ): Promise<JobEntity | undefined> {
+    return this.announced(
+      await this.repo.fail(jobId, { code, message }, new Date(), guard),
+      'failed',
+    );
+  }
+
+  private async announced(
+    job: JobEntity | undefined,
+    status?: JobStatus,
+  ): Promise<JobEntity | undefined> {
+    if (job) await this.announce(job, status);
+    return job;
   }
 
   /**
@@ -199,7 +294,7 @@ export class JobsService {
    * Storage), so no client sees it ended while the original is still stored; a completed job's
    * was deleted as soon as the clean copy existed.
    */
-  async announce(job: JobEntity, status?: JobStatus): Promise<void> {
+  private async announce(job: JobEntity, status?: JobStatus): Promise<void> {
     if (status && TERMINAL.includes(status)) {
       this.finished.labels(status, job.errorCode ?? '').inc();
     }
@@ -217,44 +312,6 @@ export class JobsService {
         .finally(() => clearTimeout(timer));
     }
     await this.publish(job);
-  }
-
-  async stage(
-    jobId: string,
-    stage: JobStage,
-    opts: UpdateOptions = {},
-  ): Promise<JobEntity | undefined> {
-    return this.update(
-      jobId,
-      { status: 'processing', stage, progress: STAGE_PROGRESS[stage] },
-      {
-        from: ['queued', 'processing'],
-        ...opts,
-      },
-    );
-  }
-
-  /**
-   * Ends a job as failed with a machine-readable code, unless it already ended (or `guard` does
-   * not hold).
-   */
-  async fail(
-    jobId: string,
-    code: string,
-    message: string,
-    guard: JobGuard = {},
-  ): Promise<JobEntity | undefined> {
-    return this.update(
-      jobId,
-      {
-        status: 'failed',
-        stage: null,
-        errorCode: code,
-        errorMessage: message.slice(0, 500),
-        finishedAt: new Date(),
-      },
-      { from: ['awaiting_upload', 'queued', 'processing'], ...guard },
-    );
   }
 
   async publish(job: JobEntity): Promise<void> {

@@ -52,11 +52,7 @@ export class WasteBulkHandlers {
   }> {
     const expired = await this.repo.uploadsExpired(1000);
     for (const id of expired) {
-      await this.jobs.update(
-        id,
-        { status: 'expired', finishedAt: new Date() },
-        { from: ['awaiting_upload'] },
-      );
+      await this.jobs.expireUpload(id);
     }
     // The local driver refuses a PUT after the job moved on (uploads.controller.ts); S3 takes
     // every PUT until the link expires, so an ended job's original is deleted again after that.

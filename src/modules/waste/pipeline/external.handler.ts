@@ -100,15 +100,10 @@ export class ExternalPipelineHandlers implements TaskFailureListener {
     const result = this.jobs.emptyResult();
     result.items = this.results.items(items, job.locale);
     result.timings.visionMs = visionMs;
-    const updated = await this.jobs.update(
-      jobId,
-      { stage: 'coaching', progress: 70, result },
-      {
-        from: ['processing'],
-        stages: ['classifying'],
-        timings: { vision: visionMs ?? 0, guidance: Date.now() - started - (visionMs ?? 0) },
-      },
-    );
+    const updated = await this.jobs.recordVisionGuidance(jobId, result, {
+      vision: visionMs ?? 0,
+      guidance: Date.now() - started - (visionMs ?? 0),
+    });
     if (!updated) return;
     await this.relay.afterGuidance(updated, ctx.requestId);
   }

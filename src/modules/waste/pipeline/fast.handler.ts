@@ -1,6 +1,4 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
 import {
   TaskContext,
@@ -44,7 +42,6 @@ export class FastPipelineHandlers implements TaskFailureListener {
     private readonly history: HistoryService,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @InjectDataSource() private readonly db: DataSource,
   ) {}
 
   @TaskHandler(RoutingKey.WasteDownload)
@@ -60,8 +57,8 @@ export class FastPipelineHandlers implements TaskFailureListener {
       return;
     }
     const started = Date.now();
-    const job = await this.jobs.stage(jobId, 'downloading', {
-      timings: { queue: found.queuedAt ? started - new Date(found.queuedAt).getTime() : 0 },
+    const job = await this.jobs.startStage(jobId, 'downloading', {
+      queue: found.queuedAt ? started - new Date(found.queuedAt).getTime() : 0,
     });
     if (!job) return;
     try {
@@ -108,7 +105,7 @@ export class FastPipelineHandlers implements TaskFailureListener {
     // EXIF (GPS included) must not survive in our storage: only the clean copy is kept.
     await this.storage.delete([job.storageKey]);
 
-    await this.jobs.stage(job.id, 'hashing');
+    await this.jobs.startStage(job.id, 'hashing');
     const sha = sha256(bytes);
     const phash = await pixelFingerprint(image.pixels);
     lap('hash');
@@ -119,24 +116,25 @@ export class FastPipelineHandlers implements TaskFailureListener {
       const result = this.jobs.emptyResult();
       result.items = this.results.items(hit.value.items, job.locale);
       result.cache = { hit: true, kind: hit.kind, source: hit.value.source ?? 'vision' };
-      await this.jobs.update(
+      await this.jobs.recordCachedGuidance(
         job.id,
-        { stage: 'coaching', progress: 70, imageSha256: sha, imagePhash: phash, result },
-        { from: ['processing'], timings: t },
+        result,
+        { imageSha256: sha, imagePhash: phash },
+        t,
       );
       await this.relay.afterGuidance({ ...job, result } as JobEntity, ctx.requestId);
       return;
     }
 
-    await this.jobs.stage(job.id, 'preprocessing', { timings: t });
+    await this.jobs.startStage(job.id, 'preprocessing', t);
     mark = Date.now();
     const vision = await visionCopy(image.pixels);
     await this.storage.put(visionKey(job.userId, job.id), vision.image, 'image/jpeg');
     lap('preprocess');
-    await this.jobs.update(
+    await this.jobs.markClassifying(
       job.id,
-      { stage: 'classifying', progress: 40, imageSha256: sha, imagePhash: phash },
-      { from: ['processing'], timings: { preprocess: t.preprocess } },
+      { imageSha256: sha, imagePhash: phash },
+      { preprocess: t.preprocess },
     );
     await this.publisher.publish(
       RoutingKey.Vision,
@@ -151,30 +149,12 @@ export class FastPipelineHandlers implements TaskFailureListener {
     if (!job || job.status !== 'processing' || !job.result) return; // ended already: redelivery
     const written =
       task.part === 'coaching'
-        ? await this.jobs.update(
-            job.id,
-            { stage: 'saving', progress: 90 },
-            {
-              from: ['processing'],
-              pending: ['coaching'],
-              resultSet: {
-                coaching: task.coaching,
-                schedule: task.schedule ?? null,
-                'timings,coachingMs': task.coachingMs,
-              },
-              timings: { coaching: task.coachingMs },
-            },
-          )
-        : await this.jobs.update(
-            job.id,
-            {},
-            {
-              from: ['processing'],
-              pending: ['nearby'],
-              resultSet: { nearby: task.nearby },
-              timings: { nearby: task.nearbyMs },
-            },
-          );
+        ? await this.jobs.saveCoaching(job.id, {
+            coaching: task.coaching,
+            schedule: task.schedule ?? null,
+            coachingMs: task.coachingMs,
+          })
+        : await this.jobs.saveNearby(job.id, { nearby: task.nearby, nearbyMs: task.nearbyMs });
     const current = written ?? (await this.jobs.get(job.id));
     if (!current || current.status !== 'processing' || !current.result?.coaching) return;
     if (current.lat !== null && current.result.nearby === null) return; // the other part is still coming
@@ -192,25 +172,11 @@ export class FastPipelineHandlers implements TaskFailureListener {
   private async complete(job: JobEntity): Promise<void> {
     const result = job.result!;
     const totalMs = job.queuedAt ? Date.now() - new Date(job.queuedAt).getTime() : null;
-    const now = new Date();
-    const completed = await this.db.transaction(async (m) => {
-      const done = await this.jobs.write(
-        m,
-        job.id,
-        { status: 'completed', stage: null, progress: 100, finishedAt: now, finalizedAt: now },
-        {
-          from: ['processing'],
-          resultSet: { 'timings,totalMs': totalMs },
-          timings: totalMs === null ? undefined : { total: totalMs },
-        },
-      );
-      if (!done) return undefined;
+    const completed = await this.jobs.complete(job.id, totalMs, async (done, m) => {
       await this.history.recordAnalysis(historyEntry(done), m);
       await recordJobEvents(m, [done.id]);
-      return done;
     });
     if (!completed) return;
-    await this.jobs.announce(completed, 'completed');
     // A miss teaches the cache; so does a near-identical hit (its own bytes become an exact entry,
     // so the next upload of this very file is an exact hit).
     if (result.cache.kind !== 'exact' && job.imageSha256 && job.imagePhash && result.items.length) {
