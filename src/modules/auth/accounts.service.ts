@@ -1,8 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { ProblemException } from '../../core/http/problem';
 import { AccountEvents } from './account-events';
+import { AccountsRepository, UserRow } from './accounts.repository';
 import { ProviderName, UserDto } from './dto/user.dto';
 import { OAuthProvider } from './entities/identity.entity';
 
@@ -14,21 +15,6 @@ export interface ProviderProfile {
   email?: string;
   profileImageUrl?: string;
 }
-
-interface UserRow {
-  id: string;
-  nickname: string;
-  email: string | null;
-  profile_image_url: string | null;
-  is_guest: boolean;
-  created_at: Date;
-  providers: OAuthProvider[] | null;
-}
-
-const USER_SELECT = `
-  SELECT u.id, u.nickname, u.email, u.profile_image_url, u.is_guest, u.created_at,
-         (SELECT array_agg(i.provider ORDER BY i.created_at) FROM auth.identities i WHERE i.user_id = u.id) AS providers
-    FROM auth.users u`;
 
 export function toUserDto(row: UserRow): UserDto {
   const providers: ProviderName[] = row.providers?.length ? row.providers : ['guest'];
@@ -61,35 +47,33 @@ export class AccountsService {
   private readonly logger = new Logger(AccountsService.name);
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly repo: AccountsRepository,
     private readonly events: AccountEvents,
   ) {}
+
+  /**
+   * Runs `fn` in one PostgreSQL transaction over the accounts (account deletion commits with
+   * what must go with it, e.g. the purge message's publish).
+   */
+  transaction<T>(fn: (m: EntityManager) => Promise<T>): Promise<T> {
+    return this.repo.transaction(fn);
+  }
 
   /** Which of these user ids have no account (deleted, or a guest merged into another). */
   async missing(ids: readonly string[]): Promise<string[]> {
     if (!ids.length) return [];
-    const rows = (await this.dataSource.query(
-      `SELECT id FROM unnest($1::uuid[]) AS x(id) WHERE NOT EXISTS (SELECT 1 FROM auth.users u WHERE u.id = x.id)`,
-      [ids],
-    )) as { id: string }[];
-    return rows.map((r) => r.id);
+    return this.repo.missing(ids);
   }
 
   async createGuest(manager?: EntityManager): Promise<UserDto> {
     const id = randomUUID();
-    await (manager ?? this.dataSource.manager).query(
-      `INSERT INTO auth.users (id, nickname, is_guest) VALUES ($1, $2, true)`,
-      [id, guestNickname()],
-    );
+    await this.repo.insertGuest(id, guestNickname(), manager);
     return (await this.find(id, manager))!;
   }
 
   async find(id: string, manager?: EntityManager): Promise<UserDto | undefined> {
-    const rows = (await (manager ?? this.dataSource.manager).query(
-      `${USER_SELECT} WHERE u.id = $1`,
-      [id],
-    )) as UserRow[];
-    return rows[0] ? toUserDto(rows[0]) : undefined;
+    const row = await this.repo.find(id, manager);
+    return row ? toUserDto(row) : undefined;
   }
 
   async get(id: string, manager?: EntityManager): Promise<UserDto> {
@@ -115,18 +99,15 @@ export class AccountsService {
   }
 
   private loginOnce(profile: ProviderProfile, guestId?: string): Promise<IdentityLogin> {
-    return this.dataSource.transaction(async (m) => {
-      const existing = (await m.query(
-        `SELECT user_id FROM auth.identities WHERE provider = $1 AND provider_user_id = $2`,
-        [profile.provider, profile.providerUserId],
-      )) as { user_id: string }[];
-      if (existing[0]) {
-        const userId = existing[0].user_id;
+    return this.repo.transaction(async (m) => {
+      const owner = await this.repo.identityOwner(profile.provider, profile.providerUserId, m);
+      if (owner) {
+        const userId = owner;
         let mergedGuestId: string | undefined;
         if (guestId && guestId !== userId) {
           await this.events.merge(guestId, userId, m);
           await this.recordRevokedLogins(guestId, m);
-          await m.query(`DELETE FROM auth.users WHERE id = $1 AND is_guest`, [guestId]);
+          await this.repo.deleteGuest(guestId, m);
           mergedGuestId = guestId;
         }
         return { user: await this.get(userId, m), isNewUser: false, mergedGuestId };
@@ -135,41 +116,39 @@ export class AccountsService {
       let isNewUser = false;
       if (guestId) {
         userId = guestId;
-        await m.query(
-          `UPDATE auth.users
-              SET is_guest = false, updated_at = now(),
-                  nickname = COALESCE($2, nickname), email = COALESCE($3, email),
-                  profile_image_url = COALESCE(profile_image_url, $4)
-            WHERE id = $1`,
-          [
-            userId,
-            profile.nickname ?? null,
-            profile.email ?? null,
-            profile.profileImageUrl ?? null,
-          ],
+        await this.repo.upgradeGuest(
+          userId,
+          {
+            nickname: profile.nickname ?? null,
+            email: profile.email ?? null,
+            profileImageUrl: profile.profileImageUrl ?? null,
+          },
+          m,
         );
       } else {
         userId = randomUUID();
         isNewUser = true;
-        await m.query(
-          `INSERT INTO auth.users (id, nickname, email, profile_image_url, is_guest)
-           VALUES ($1, $2, $3, $4, false)`,
-          [
-            userId,
-            profile.nickname?.trim() || guestNickname().replace('게스트', '사용자'),
-            profile.email ?? null,
-            profile.profileImageUrl ?? null,
-          ],
+        await this.repo.insertRegistered(
+          userId,
+          {
+            nickname: profile.nickname?.trim() || guestNickname().replace('게스트', '사용자'),
+            email: profile.email ?? null,
+            profileImageUrl: profile.profileImageUrl ?? null,
+          },
+          m,
         );
       }
-      // ON CONFLICT: the loser of a race of two first logins rolls back and retries.
-      const inserted = (await m.query(
-        `INSERT INTO auth.identities (user_id, provider, provider_user_id, email)
-         VALUES ($1, $2, $3, $4)
-         ON CONFLICT (provider, provider_user_id) DO NOTHING RETURNING id`,
-        [userId, profile.provider, profile.providerUserId, profile.email ?? null],
-      )) as { id: string }[];
-      if (!inserted.length) throw new IdentityRace();
+      // The loser of a race of two first logins rolls back and retries.
+      const linked = await this.repo.insertIdentity(
+        userId,
+        {
+          provider: profile.provider,
+          providerUserId: profile.providerUserId,
+          email: profile.email ?? null,
+        },
+        m,
+      );
+      if (!linked) throw new IdentityRace();
       return { user: await this.get(userId, m), isNewUser };
     });
   }
@@ -178,29 +157,14 @@ export class AccountsService {
     id: string,
     patch: { nickname?: string; profileImageUrl?: string | null },
   ): Promise<UserDto> {
-    await this.dataSource.query(
-      `UPDATE auth.users
-          SET nickname = COALESCE($2, nickname),
-              profile_image_url = CASE WHEN $3::boolean THEN $4 ELSE profile_image_url END,
-              updated_at = now()
-        WHERE id = $1`,
-      [
-        id,
-        patch.nickname ?? null,
-        patch.profileImageUrl !== undefined,
-        patch.profileImageUrl ?? null,
-      ],
-    );
+    await this.repo.updateProfile(id, patch);
     return this.get(id);
   }
 
   /** Deletes the account; identities, refresh tokens and history go with it (ON DELETE CASCADE). */
   async delete(id: string, manager: EntityManager): Promise<boolean> {
     await this.recordRevokedLogins(id, manager);
-    const [, count] = (await manager.query(`DELETE FROM auth.users WHERE id = $1`, [id])) as [
-      unknown,
-      number,
-    ];
+    const count = await this.repo.delete(id, manager);
     if (count) this.logger.log(`account ${id} deleted`);
     return count > 0;
   }
@@ -212,12 +176,6 @@ export class AccountsService {
    * whose refresh tokens expired over a day ago are left out, as in the pruning.
    */
   private async recordRevokedLogins(userId: string, manager: EntityManager): Promise<void> {
-    await manager.query(
-      `INSERT INTO auth.revoked_families (family_id, revoked_at)
-       SELECT DISTINCT family_id, now() FROM auth.refresh_tokens
-        WHERE user_id = $1 AND expires_at > now() - interval '1 day'
-       ON CONFLICT (family_id) DO UPDATE SET revoked_at = excluded.revoked_at`,
-      [userId],
-    );
+    await this.repo.recordRevokedFamilies(userId, manager);
   }
 }

@@ -5,6 +5,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { APP_CONFIG, AppConfig } from '../../core/config/app-config';
 import { RateLimitModule } from '../../core/http/rate-limit.module';
 import { AccountEvents } from './account-events';
+import { AccountsRepository } from './accounts.repository';
 import { AccountsService } from './accounts.service';
 import { JwtAuthGuard, OptionalJwtAuthGuard } from './auth.guard';
 import { AuthService } from './auth.service';
@@ -15,6 +16,7 @@ import { GoogleProvider } from './providers/google-login.client';
 import { KakaoProvider } from './providers/kakao-login.client';
 import { NaverProvider } from './providers/naver-login.client';
 import { OAuthVerifier } from './providers/oauth.verifier';
+import { RefreshTokensRepository } from './refresh-tokens.repository';
 import { TokenDenyList } from './token-deny-list';
 import { TokenService } from './token.service';
 
@@ -38,6 +40,8 @@ import { TokenService } from './token.service';
     RateLimitModule,
   ],
   providers: [
+    AccountsRepository,
+    RefreshTokensRepository,
     TokenDenyList,
     TokenService,
     JwtAuthGuard,

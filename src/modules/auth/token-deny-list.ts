@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type { ChainableCommander } from 'ioredis';
 import { randomInt } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import { RefreshTokensRepository } from './refresh-tokens.repository';
 import { APP_CONFIG, AppConfig } from '../../core/config/app-config';
 import { RedisService } from '../../core/redis/redis.service';
 
@@ -46,7 +46,7 @@ export class TokenDenyList implements OnApplicationBootstrap {
 
   constructor(
     private readonly redis: RedisService,
-    private readonly db: DataSource,
+    private readonly tokens: RefreshTokensRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -142,20 +142,12 @@ export class TokenDenyList implements OnApplicationBootstrap {
 
   private async reload(): Promise<void> {
     const ttl = this.config.JWT_ACCESS_TTL + 5;
-    const rows = (await this.db.query(
-      `SELECT family_id, extract(epoch FROM max(revoked_at))::float8 AS at
-         FROM (SELECT family_id, revoked_at FROM auth.refresh_tokens
-               UNION ALL
-               SELECT family_id, revoked_at FROM auth.revoked_families) r
-        WHERE revoked_at > now() - make_interval(secs => $1)
-        GROUP BY family_id`,
-      [ttl],
-    )) as { family_id: string; at: number }[];
+    const rows = await this.tokens.revokedWithin(ttl);
     const now = Date.now() / 1000;
     const m = this.redis.client.multi().zremrangebyscore(this.key, '-inf', Math.floor(now));
     for (const r of rows) {
       const until = Math.ceil(r.at + ttl);
-      if (until > now) m.zadd(this.key, 'GT', until, `fam:${r.family_id}`);
+      if (until > now) m.zadd(this.key, 'GT', until, `fam:${r.familyId}`);
     }
     // NX: of concurrent rebuilds (other processes) the first generation wins.
     m.zadd(this.key, 'NX', newGenerationScore(), 'gen');

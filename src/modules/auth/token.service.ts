@@ -2,12 +2,14 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { LRUCache } from 'lru-cache';
 import { createHash, randomUUID } from 'node:crypto';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../../core/config/app-config';
 import { ProblemException } from '../../core/http/problem';
 import { isTransient } from '../../core/messaging/task.errors';
 import { Metrics } from '../../core/observability/metrics';
+import { AccountsRepository } from './accounts.repository';
 import { AuthSession, AuthUser } from './current-user.decorator';
+import { RefreshTokensRepository } from './refresh-tokens.repository';
 import { TokenDenyList } from './token-deny-list';
 
 export type TokenType = 'access' | 'refresh';
@@ -57,7 +59,8 @@ export class TokenService {
 
   constructor(
     private readonly jwt: JwtService,
-    private readonly dataSource: DataSource,
+    private readonly tokens: RefreshTokensRepository,
+    private readonly accounts: AccountsRepository,
     private readonly denyList: TokenDenyList,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     metrics: Metrics,
@@ -86,15 +89,17 @@ export class TokenService {
       this.config.JWT_REFRESH_TTL,
       refreshJti,
     );
-    const db = manager ?? this.dataSource.manager;
     // Housekeeping: a user's expired tokens are no longer needed, not even for reuse detection.
-    await db.query(`DELETE FROM auth.refresh_tokens WHERE user_id = $1 AND expires_at < now()`, [
-      userId,
-    ]);
-    await db.query(
-      `INSERT INTO auth.refresh_tokens (id, family_id, user_id, token_hash, expires_at)
-       VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))`,
-      [refreshJti, familyId, userId, sha256(refreshToken), this.config.JWT_REFRESH_TTL],
+    await this.tokens.deleteExpiredOf(userId, manager);
+    await this.tokens.insert(
+      {
+        id: refreshJti,
+        familyId,
+        userId,
+        tokenHash: sha256(refreshToken),
+        ttlSeconds: this.config.JWT_REFRESH_TTL,
+      },
+      manager,
     );
     return {
       accessToken,
@@ -183,20 +188,17 @@ export class TokenService {
     id: string,
     opts: { fresh?: boolean } = {},
   ): Promise<AuthUser | undefined> {
-    let rows: { id: string; is_guest: boolean }[];
+    let user: AuthUser | undefined;
     try {
-      rows = (await this.dataSource.query(`SELECT id, is_guest FROM auth.users WHERE id = $1`, [
-        id,
-      ])) as { id: string; is_guest: boolean }[];
+      user = await this.accounts.authRow(id);
     } catch (err) {
       if (opts.fresh || !isTransient(err)) throw err;
       return this.users.get(id, { allowStale: true }) ?? { id, isGuest: true };
     }
-    if (!rows.length) {
+    if (!user) {
       this.users.delete(id);
       return undefined;
     }
-    const user = { id: rows[0].id, isGuest: rows[0].is_guest };
     this.users.set(id, user);
     return user;
   }
@@ -209,47 +211,32 @@ export class TokenService {
   async rotate(refreshToken: string): Promise<{ userId: string; tokens: IssuedTokens }> {
     await this.verify(refreshToken, 'refresh');
     const hash = sha256(refreshToken);
-    const rotated = await this.dataSource.transaction(async (m) => {
-      const [spent] = (await m.query(
-        `UPDATE auth.refresh_tokens SET used_at = now()
-          WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
-          RETURNING family_id, user_id`,
-        [hash],
-      )) as [{ family_id: string; user_id: string }[], number];
-      if (!spent[0]) return undefined;
-      const tokens = await this.issue(spent[0].user_id, spent[0].family_id, m);
-      return { userId: spent[0].user_id, tokens };
+    const rotated = await this.tokens.transaction(async (m) => {
+      const spent = await this.tokens.spend(hash, m);
+      if (!spent) return undefined;
+      const tokens = await this.issue(spent.userId, spent.familyId, m);
+      return { userId: spent.userId, tokens };
     });
     if (rotated) return rotated;
-    const known = (await this.dataSource.query(
-      `SELECT family_id, used_at, revoked_at FROM auth.refresh_tokens WHERE token_hash = $1`,
-      [hash],
-    )) as { family_id: string; used_at: Date | null; revoked_at: Date | null }[];
-    if (known[0]?.used_at && !known[0].revoked_at) {
+    const known = await this.tokens.findByHash(hash);
+    if (known?.usedAt && !known.revokedAt) {
       // A spent token came back: whoever holds it, the login is compromised.
       this.reuse.inc();
-      this.logger.warn(`refresh token reuse: family ${known[0].family_id} revoked`);
-      await this.revokeFamily(known[0].family_id);
+      this.logger.warn(`refresh token reuse: family ${known.familyId} revoked`);
+      await this.revokeFamily(known.familyId);
     }
     throw ProblemException.unauthorized('The refresh token is no longer valid');
   }
 
   /** Revokes every refresh token of a login and denies its access tokens at once. */
   async revokeFamily(familyId: string, manager?: EntityManager): Promise<void> {
-    await (manager ?? this.dataSource.manager).query(
-      `UPDATE auth.refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL`,
-      [familyId],
-    );
+    await this.tokens.revokeFamily(familyId, manager);
     await this.denyList.denyFamily(familyId, this.config.JWT_ACCESS_TTL);
   }
 
   /** The user's refresh-token family ids (for account deletion and merges). */
   async familiesOf(userId: string, manager?: EntityManager): Promise<string[]> {
-    const rows = (await (manager ?? this.dataSource.manager).query(
-      `SELECT DISTINCT family_id FROM auth.refresh_tokens WHERE user_id = $1 AND expires_at > now() - interval '1 day'`,
-      [userId],
-    )) as { family_id: string }[];
-    return rows.map((r) => r.family_id);
+    return this.tokens.familiesOf(userId, manager);
   }
 
   /** Denies one access token (and its family) until it expires. */
@@ -265,18 +252,6 @@ export class TokenService {
    * Returns how many rows went.
    */
   async pruneRefreshTokens(): Promise<number> {
-    const [, deleted] = (await this.dataSource.query(
-      `DELETE FROM auth.refresh_tokens
-        WHERE expires_at < now() - interval '1 day'
-           OR revoked_at < now() - make_interval(secs => greatest(86400, $1))`,
-      [this.config.JWT_ACCESS_TTL],
-    )) as [unknown, number];
-    // Families of deleted accounts matter as long as their access tokens could (the rebuild).
-    const [, families] = (await this.dataSource.query(
-      `DELETE FROM auth.revoked_families
-        WHERE revoked_at < now() - make_interval(secs => greatest(86400, $1))`,
-      [this.config.JWT_ACCESS_TTL],
-    )) as [unknown, number];
-    return deleted + families;
+    return this.tokens.prune(this.config.JWT_ACCESS_TTL);
   }
 }
