@@ -1,8 +1,9 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { ProblemException } from '../../core/http/problem';
 import { AccountEvents } from '../auth';
 import { HistoryItemSummary } from './history.entity';
+import { HistoryRepository } from './history.repository';
 
 export interface AnalysisRecord {
   userId: string;
@@ -30,14 +31,6 @@ export interface UserStats {
   analyses: number;
   itemsByCategory: Record<string, number>;
   streakDays: number;
-}
-
-interface HistoryRow {
-  job_id: string;
-  created_at: Date;
-  created_key: string;
-  status: 'completed' | 'failed';
-  items: HistoryItemSummary[];
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -87,7 +80,7 @@ export class HistoryService implements OnModuleInit {
   private readonly logger = new Logger(HistoryService.name);
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly repo: HistoryRepository,
     private readonly accountEvents: AccountEvents,
   ) {}
 
@@ -101,27 +94,9 @@ export class HistoryService implements OnModuleInit {
    * has been deleted meanwhile is dropped: the row would have nobody to belong to. `db` may be
    * a transaction's EntityManager (the pipeline's save commits the job and its row together).
    */
-  async recordAnalysis(
-    entry: AnalysisRecord,
-    db: Pick<EntityManager, 'query'> = this.dataSource,
-  ): Promise<void> {
+  async recordAnalysis(entry: AnalysisRecord, db?: Pick<EntityManager, 'query'>): Promise<void> {
     try {
-      await db.query(
-        `INSERT INTO users.history (job_id, user_id, created_at, status, items, job)
-         SELECT $1, $2, $3, $4, $5::jsonb, $6::jsonb
-          WHERE EXISTS (SELECT 1 FROM auth.users WHERE id = $2)
-         ON CONFLICT (job_id) DO UPDATE
-           SET status = EXCLUDED.status, items = EXCLUDED.items, job = EXCLUDED.job
-         WHERE users.history.user_id = EXCLUDED.user_id`,
-        [
-          entry.jobId,
-          entry.userId,
-          entry.createdAt,
-          entry.status,
-          JSON.stringify(entry.items ?? []),
-          JSON.stringify(entry.job ?? {}),
-        ],
-      );
+      await this.repo.upsert(entry, db);
     } catch (err) {
       if ((err as { code?: string }).code === '23503') {
         this.logger.warn(`history for job ${entry.jobId} dropped: user ${entry.userId} is gone`);
@@ -133,16 +108,7 @@ export class HistoryService implements OnModuleInit {
 
   async list(userId: string, limit: number, cursor?: string): Promise<HistoryPage> {
     const after = cursor ? decodeCursor(cursor) : undefined;
-    const rows = (await this.dataSource.query(
-      `SELECT job_id, created_at, status, items,
-              to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_key
-         FROM users.history
-        WHERE user_id = $1
-          AND ($2::timestamptz IS NULL OR (created_at, job_id) < ($2::timestamptz, $3::uuid))
-        ORDER BY created_at DESC, job_id DESC
-        LIMIT $4`,
-      [userId, after?.createdKey ?? null, after?.jobId ?? null, limit + 1],
-    )) as HistoryRow[];
+    const rows = await this.repo.page(userId, after, limit + 1);
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {
@@ -159,68 +125,31 @@ export class HistoryService implements OnModuleInit {
   /** The stored Job snapshot; someone else's job is simply not found. */
   async get(userId: string, jobId: string): Promise<Record<string, unknown>> {
     if (!UUID.test(jobId)) throw ProblemException.notFound('History item');
-    const rows = (await this.dataSource.query(
-      `SELECT job FROM users.history WHERE user_id = $1 AND job_id = $2`,
-      [userId, jobId],
-    )) as { job: Record<string, unknown> }[];
-    if (!rows[0]) throw ProblemException.notFound('History item');
-    return rows[0].job;
+    const job = await this.repo.job(userId, jobId);
+    if (!job) throw ProblemException.notFound('History item');
+    return job;
   }
 
   async remove(userId: string, jobId: string): Promise<void> {
     if (!UUID.test(jobId)) throw ProblemException.notFound('History item');
-    const [, count] = (await this.dataSource.query(
-      `DELETE FROM users.history WHERE user_id = $1 AND job_id = $2`,
-      [userId, jobId],
-    )) as [unknown, number];
-    if (!count) throw ProblemException.notFound('History item');
+    if (!(await this.repo.delete(userId, jobId))) throw ProblemException.notFound('History item');
   }
 
   async countByUser(userId: string): Promise<number> {
-    const rows = (await this.dataSource.query(
-      `SELECT count(*)::int AS n FROM users.history WHERE user_id = $1`,
-      [userId],
-    )) as { n: number }[];
-    return rows[0]?.n ?? 0;
+    return this.repo.count(userId);
   }
 
   /** analyses and streak count completed analyses; itemsByCategory counts their items. */
   async stats(userId: string, now = new Date()): Promise<UserStats> {
-    const [totals, categories, days] = await Promise.all([
-      this.dataSource.query(
-        `SELECT count(*)::int AS n FROM users.history WHERE user_id = $1 AND status = 'completed'`,
-        [userId],
-      ) as Promise<{ n: number }[]>,
-      this.dataSource.query(
-        `SELECT item->>'categoryId' AS category_id, count(*)::int AS n
-           FROM users.history h, jsonb_array_elements(h.items) AS item
-          WHERE h.user_id = $1 AND h.status = 'completed' AND item ? 'categoryId'
-          GROUP BY 1`,
-        [userId],
-      ) as Promise<{ category_id: string; n: number }[]>,
-      this.dataSource.query(
-        `SELECT DISTINCT to_char(created_at AT TIME ZONE '${SEOUL}', 'YYYY-MM-DD') AS day
-           FROM users.history
-          WHERE user_id = $1 AND status = 'completed'
-          ORDER BY day DESC
-          LIMIT 3660`,
-        [userId],
-      ) as Promise<{ day: string }[]>,
-    ]);
+    const s = await this.repo.completedStats(userId, SEOUL);
     return {
-      analyses: totals[0]?.n ?? 0,
-      itemsByCategory: Object.fromEntries(categories.map((c) => [c.category_id, c.n])),
-      streakDays: streakDays(
-        days.map((d) => d.day),
-        now,
-      ),
+      analyses: s.analyses,
+      itemsByCategory: s.categories,
+      streakDays: streakDays(s.daysDesc, now),
     };
   }
 
   private async moveHistory(fromUserId: string, toUserId: string, m: EntityManager): Promise<void> {
-    await m.query(`UPDATE users.history SET user_id = $2 WHERE user_id = $1`, [
-      fromUserId,
-      toUserId,
-    ]);
+    await this.repo.moveAll(fromUserId, toUserId, m);
   }
 }

@@ -1,7 +1,10 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LocationsModule } from '../locations';
+import { DataSource } from 'typeorm';
 import { HistoryEntity } from './history.entity';
+import { HistoryRepository } from './history.repository';
+import { HomeRegionRepository } from './home-region.repository';
 import { HistoryService } from './history.service';
 import { UsersService } from './users.service';
 
@@ -13,7 +16,17 @@ import { UsersService } from './users.service';
 @Module({
   // RegionsService validates the profile's homeRegion (PATCH /users/me).
   imports: [TypeOrmModule.forFeature([HistoryEntity]), LocationsModule],
-  providers: [HistoryService, UsersService],
+  providers: [
+    HistoryRepository,
+    // A plain class (recycling's schedule lookup builds its own over the same DataSource).
+    {
+      provide: HomeRegionRepository,
+      inject: [DataSource],
+      useFactory: (ds: DataSource) => new HomeRegionRepository(ds),
+    },
+    HistoryService,
+    UsersService,
+  ],
   exports: [HistoryService, UsersService],
 })
 export class UsersModule {}

@@ -1,5 +1,4 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { ProblemException } from '../../core/http/problem';
 import { PublishFailedError, TaskPublisher } from '../../core/messaging/task-publisher';
 import { RoutingKey } from '../../core/messaging/topology';
@@ -15,18 +14,14 @@ import { HomeRegionRepository } from './home-region.repository';
 @Injectable()
 export class UsersService {
   private readonly logger = new Logger(UsersService.name);
-  private readonly homeRegions: HomeRegionRepository;
-
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly homeRegions: HomeRegionRepository,
     private readonly accounts: AccountsService,
     private readonly history: HistoryService,
     private readonly tokens: TokenService,
     private readonly publisher: TaskPublisher,
     private readonly regions: RegionsService,
-  ) {
-    this.homeRegions = new HomeRegionRepository(dataSource);
-  }
+  ) {}
 
   async me(userId: string): Promise<MeDto> {
     const [user, stats, homeRegion] = await Promise.all([
@@ -72,7 +67,7 @@ export class UsersService {
   async deleteAccount(userId: string, session: AuthSession): Promise<void> {
     const families = await this.tokens.familiesOf(userId);
     try {
-      await this.dataSource.transaction(async (m) => {
+      await this.accounts.transaction(async (m) => {
         if (!(await this.accounts.delete(userId, m))) throw ProblemException.notFound('User');
         await this.publisher.publish(RoutingKey.AccountPurge, { userId });
       });

@@ -1,0 +1,142 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { HistoryItemSummary } from './history.entity';
+
+/** Where a query runs: the data source, or a transaction's EntityManager. */
+export type Queryable = Pick<EntityManager, 'query'>;
+
+export interface HistoryRow {
+  job_id: string;
+  created_at: Date;
+  /** created_at as an exact UTC text (microseconds), for the page cursor. */
+  created_key: string;
+  status: 'completed' | 'failed';
+  items: HistoryItemSummary[];
+}
+
+/**
+ * The users module's SQL over users.history. Methods that take `db` run inside the caller's
+ * transaction (the pipeline's save, the login that merges a guest).
+ */
+@Injectable()
+export class HistoryRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * Inserts, or for the same user's job refreshes, one row — only while the user exists (a
+   * deleted user's row would have nobody to belong to; a concurrent delete raises 23503).
+   */
+  async upsert(
+    entry: {
+      jobId: string;
+      userId: string;
+      createdAt: Date;
+      status: 'completed' | 'failed';
+      items: HistoryItemSummary[];
+      job: Record<string, unknown>;
+    },
+    db: Queryable = this.dataSource,
+  ): Promise<void> {
+    await db.query(
+      `INSERT INTO users.history (job_id, user_id, created_at, status, items, job)
+       SELECT $1, $2, $3, $4, $5::jsonb, $6::jsonb
+        WHERE EXISTS (SELECT 1 FROM auth.users WHERE id = $2)
+       ON CONFLICT (job_id) DO UPDATE
+         SET status = EXCLUDED.status, items = EXCLUDED.items, job = EXCLUDED.job
+       WHERE users.history.user_id = EXCLUDED.user_id`,
+      [
+        entry.jobId,
+        entry.userId,
+        entry.createdAt,
+        entry.status,
+        JSON.stringify(entry.items ?? []),
+        JSON.stringify(entry.job ?? {}),
+      ],
+    );
+  }
+
+  /** Newest first, strictly after the cursor's (created_at, job_id); `limit` rows at most. */
+  async page(
+    userId: string,
+    after: { createdKey: string; jobId: string } | undefined,
+    limit: number,
+  ): Promise<HistoryRow[]> {
+    return (await this.dataSource.query(
+      `SELECT job_id, created_at, status, items,
+              to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_key
+         FROM users.history
+        WHERE user_id = $1
+          AND ($2::timestamptz IS NULL OR (created_at, job_id) < ($2::timestamptz, $3::uuid))
+        ORDER BY created_at DESC, job_id DESC
+        LIMIT $4`,
+      [userId, after?.createdKey ?? null, after?.jobId ?? null, limit],
+    )) as HistoryRow[];
+  }
+
+  /** The stored Job snapshot of the user's job. */
+  async job(userId: string, jobId: string): Promise<Record<string, unknown> | undefined> {
+    const rows = (await this.dataSource.query(
+      `SELECT job FROM users.history WHERE user_id = $1 AND job_id = $2`,
+      [userId, jobId],
+    )) as { job: Record<string, unknown> }[];
+    return rows[0]?.job;
+  }
+
+  /** Rows deleted (0 or 1). */
+  async delete(userId: string, jobId: string): Promise<number> {
+    const [, count] = (await this.dataSource.query(
+      `DELETE FROM users.history WHERE user_id = $1 AND job_id = $2`,
+      [userId, jobId],
+    )) as [unknown, number];
+    return count;
+  }
+
+  async count(userId: string): Promise<number> {
+    const rows = (await this.dataSource.query(
+      `SELECT count(*)::int AS n FROM users.history WHERE user_id = $1`,
+      [userId],
+    )) as { n: number }[];
+    return rows[0]?.n ?? 0;
+  }
+
+  /** Completed analyses: how many, items per category, and the distinct days in `timeZone`. */
+  async completedStats(
+    userId: string,
+    timeZone: string,
+  ): Promise<{ analyses: number; categories: Record<string, number>; daysDesc: string[] }> {
+    const [totals, categories, days] = await Promise.all([
+      this.dataSource.query(
+        `SELECT count(*)::int AS n FROM users.history WHERE user_id = $1 AND status = 'completed'`,
+        [userId],
+      ) as Promise<{ n: number }[]>,
+      this.dataSource.query(
+        `SELECT item->>'categoryId' AS category_id, count(*)::int AS n
+           FROM users.history h, jsonb_array_elements(h.items) AS item
+          WHERE h.user_id = $1 AND h.status = 'completed' AND item ? 'categoryId'
+          GROUP BY 1`,
+        [userId],
+      ) as Promise<{ category_id: string; n: number }[]>,
+      this.dataSource.query(
+        `SELECT DISTINCT to_char(created_at AT TIME ZONE '${timeZone}', 'YYYY-MM-DD') AS day
+           FROM users.history
+          WHERE user_id = $1 AND status = 'completed'
+          ORDER BY day DESC
+          LIMIT 3660`,
+        [userId],
+      ) as Promise<{ day: string }[]>,
+    ]);
+    return {
+      analyses: totals[0]?.n ?? 0,
+      categories: Object.fromEntries(categories.map((c) => [c.category_id, c.n])),
+      daysDesc: days.map((d) => d.day),
+    };
+  }
+
+  /** Every row of one user moves to another (a guest folded into an existing account). */
+  async moveAll(fromUserId: string, toUserId: string, db: Queryable): Promise<void> {
+    await db.query(`UPDATE users.history SET user_id = $2 WHERE user_id = $1`, [
+      fromUserId,
+      toUserId,
+    ]);
+  }
+}
