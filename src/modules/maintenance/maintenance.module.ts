@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AnalyticsRepository } from './analytics/analytics.repository';
 import { DailyStatsService } from './analytics/daily-stats.service';
 import { OpsModule } from './ops.module';
 
@@ -9,7 +10,7 @@ import { OpsModule } from './ops.module';
  */
 @Module({
   imports: [OpsModule],
-  providers: [DailyStatsService],
+  providers: [AnalyticsRepository, DailyStatsService],
   exports: [DailyStatsService, OpsModule],
 })
 export class MaintenanceModule {}
