@@ -9,6 +9,7 @@ import { JobEventsEmitter } from './jobs/job-events';
 import { JobImagesService } from './jobs/job-images.service';
 import { JobsRepository } from './jobs/jobs.repository';
 import { JobsService } from './jobs/jobs.service';
+import { CorrectionSignalsRepository } from './pipeline/correction-signals.repository';
 import { CorrectionSignals } from './pipeline/correction-signals.service';
 import { ImageCacheService } from './pipeline/image-cache.service';
 import { PipelineRelay } from './pipeline/pipeline-relay';
@@ -29,6 +30,7 @@ import { ResultBuilder } from './pipeline/result-builder';
     ResultBuilder,
     PipelineRelay,
     AnalysisService,
+    CorrectionSignalsRepository,
     CorrectionSignals,
     JobImagesService,
   ],
