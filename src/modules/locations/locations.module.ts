@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { CollectionPoint } from './collection-point.entity';
+import { CollectionPointsRepository } from './collection-points.repository';
 import { KakaoLocalClient } from './kakao/kakao-local.client';
 import { LocationsService } from './locations.service';
 import { RegionsService } from './regions/regions.service';
@@ -14,7 +16,17 @@ import { RegionsService } from './regions/regions.service';
  */
 @Module({
   imports: [TypeOrmModule.forFeature([CollectionPoint])],
-  providers: [LocationsService, KakaoLocalClient, RegionsService],
+  providers: [
+    // A plain class over a DataSource (the CSV import CLI builds one without Nest).
+    {
+      provide: CollectionPointsRepository,
+      inject: [DataSource],
+      useFactory: (ds: DataSource) => new CollectionPointsRepository(ds),
+    },
+    LocationsService,
+    KakaoLocalClient,
+    RegionsService,
+  ],
   exports: [LocationsService, RegionsService],
 })
 export class LocationsModule {}

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { CollectionPointsRepository } from './collection-points.repository';
 import { haversineM, validLatLng } from './geo.util';
 import { CsvImportOptions } from './import/collection-point-csv';
@@ -38,14 +37,10 @@ const clamp = (v: number | undefined, min: number, max: number, fallback: number
  */
 @Injectable()
 export class LocationsService {
-  readonly points: CollectionPointsRepository;
-
   constructor(
-    ds: DataSource,
+    readonly points: CollectionPointsRepository,
     private readonly kakao: KakaoLocalClient,
-  ) {
-    this.points = new CollectionPointsRepository(ds);
-  }
+  ) {}
 
   /**
    * Nearest first, within radiusM (clamped to 1..20000; limit to 1..50, default 20). A point

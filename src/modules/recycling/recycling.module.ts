@@ -5,6 +5,9 @@ import { llmCoachProvider } from './coaching/llm-coach.factory';
 import { loadKnowledgeBase } from './knowledge/knowledge-base.loader';
 import { KNOWLEDGE_BASE, RecyclingService } from './recycling.service';
 import { LocationsModule } from '../locations';
+import { DataSource } from 'typeorm';
+import { HomeRegionRepository } from '../users';
+import { DisposalSchedulesRepository } from './schedules/disposal-schedules.repository';
 import { ScheduleService } from './schedules/schedule.service';
 
 /**
@@ -29,6 +32,18 @@ import { ScheduleService } from './schedules/schedule.service';
     RecyclingService,
     llmCoachProvider,
     CoachingService,
+    // Plain classes over a DataSource (the CSV import CLI builds the first without Nest); the
+    // home region is the users module's row, read through the class it exports.
+    {
+      provide: DisposalSchedulesRepository,
+      inject: [DataSource],
+      useFactory: (ds: DataSource) => new DisposalSchedulesRepository(ds),
+    },
+    {
+      provide: HomeRegionRepository,
+      inject: [DataSource],
+      useFactory: (ds: DataSource) => new HomeRegionRepository(ds),
+    },
     ScheduleService,
   ],
   exports: [RecyclingService, CoachingService, ScheduleService],

@@ -1,5 +1,4 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { RegionsService, ResolvedRegion } from '../../locations';
 import { nameKey } from '../../locations';
 import { HomeRegionRepository } from '../../users';
@@ -111,16 +110,11 @@ const FIELDS: Record<
 @Injectable()
 export class ScheduleService {
   private readonly logger = new Logger(ScheduleService.name);
-  readonly rows: DisposalSchedulesRepository;
-  private readonly homeRegions: HomeRegionRepository;
-
   constructor(
-    ds: DataSource,
+    readonly rows: DisposalSchedulesRepository,
+    private readonly homeRegions: HomeRegionRepository,
     readonly regions: RegionsService,
-  ) {
-    this.rows = new DisposalSchedulesRepository(ds);
-    this.homeRegions = new HomeRegionRepository(ds);
-  }
+  ) {}
 
   importCsv(bytes: Buffer, options: ScheduleCsvOptions = {}): Promise<ScheduleImportReport> {
     return importSchedules(this.rows, bytes, options);
