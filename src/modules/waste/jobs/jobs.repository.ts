@@ -5,23 +5,24 @@ import { JobEntity } from './job.entity';
 import { Coaching, JobResult, JobStage, JobStatus, StageTimings } from './job.types';
 import { rowMapper } from './row-mapper';
 
-const COLUMNS: Record<string, string> = {
-  status: 'status',
-  stage: 'stage',
-  progress: 'progress',
-  imageSha256: 'image_sha256',
-  imagePhash: 'image_phash',
-  result: 'result',
-  errorCode: 'error_code',
-  errorMessage: 'error_message',
-  correction: 'correction',
-  queuedAt: 'queued_at',
-  finishedAt: 'finished_at',
-  finalizedAt: 'finalized_at',
-  imagesDeletedAt: 'images_deleted_at',
-};
+/** What a state change may set directly (column names and types come from JobEntity). */
+const UPDATABLE = [
+  'status',
+  'stage',
+  'progress',
+  'imageSha256',
+  'imagePhash',
+  'result',
+  'errorCode',
+  'errorMessage',
+  'correction',
+  'queuedAt',
+  'finishedAt',
+  'finalizedAt',
+  'imagesDeletedAt',
+] as const satisfies readonly (keyof JobEntity)[];
 
-type JobPatch = Partial<Pick<JobEntity, keyof typeof COLUMNS & keyof JobEntity>>;
+type JobPatch = Partial<Pick<JobEntity, (typeof UPDATABLE)[number]>>;
 
 interface UpdateOptions {
   /** Only update while the job is in one of these statuses (optimistic state machine). */
@@ -38,9 +39,9 @@ interface UpdateOptions {
   unchangedSince?: Date;
 }
 
-/** The conditions a state change may be guarded by, besides its own `from` statuses. */
 const FINISHED = `status IN ('completed', 'failed', 'expired')`;
 
+/** The conditions a state change may be guarded by (fail takes them from its caller). */
 export type JobGuard = Pick<UpdateOptions, 'from' | 'stages' | 'pending' | 'unchangedSince'>;
 
 /** Where a write runs: the data source, or a transaction's EntityManager. */
@@ -74,9 +75,17 @@ export const STAGE_PROGRESS: Record<JobStage, number> = {
 @Injectable()
 export class JobsRepository {
   private readonly toEntity: (row: Record<string, unknown>) => JobEntity;
+  /** Property → column (and whether it is jsonb), for the columns a change may set. */
+  private readonly columns: Map<string, { name: string; json: boolean }>;
 
   constructor(@InjectDataSource() private readonly db: DataSource) {
-    this.toEntity = rowMapper(JobEntity, db.getMetadata(JobEntity).columns);
+    const { columns } = db.getMetadata(JobEntity);
+    this.toEntity = rowMapper(JobEntity, columns);
+    this.columns = new Map(
+      columns
+        .filter((c) => (UPDATABLE as readonly string[]).includes(c.propertyName))
+        .map((c) => [c.propertyName, { name: c.databaseName, json: c.type === 'jsonb' }]),
+    );
   }
 
   async insert(job: Partial<JobEntity>): Promise<JobEntity> {
@@ -286,10 +295,10 @@ export class JobsRepository {
       return `$${params.length}`;
     };
     for (const [k, v] of Object.entries(patch)) {
-      const col = COLUMNS[k];
+      const col = this.columns.get(k);
       if (!col) throw new Error(`not an updatable job column: ${k}`);
       sets.push(
-        `${col} = ${p(k === 'result' || k === 'correction' ? JSON.stringify(v) : v)}${k === 'result' || k === 'correction' ? '::jsonb' : ''}`,
+        col.json ? `${col.name} = ${p(JSON.stringify(v))}::jsonb` : `${col.name} = ${p(v)}`,
       );
     }
     if (opts.timings) sets.push(`timings = timings || ${p(JSON.stringify(opts.timings))}::jsonb`);
