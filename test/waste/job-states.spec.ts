@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { MIGRATIONS } from '../../src/migrations';
 import { JobEntity } from '../../src/modules/waste/jobs/job.entity';
-import { JobResult } from '../../src/modules/waste/jobs/job.types';
+import { emptyJobResult, JobResult } from '../../src/modules/waste/jobs/job.types';
 import { JobsRepository } from '../../src/modules/waste/jobs/jobs.repository';
 import { Isolation, isolate } from '../support/isolation';
 
@@ -35,15 +35,7 @@ describe('JobsRepository: one guarded UPDATE per state change', () => {
     await iso?.cleanup();
   });
 
-  const result = (over: Partial<JobResult> = {}): JobResult => ({
-    items: [],
-    coaching: null,
-    cache: { hit: false, kind: null, source: null },
-    nearby: null,
-    schedule: null,
-    timings: { totalMs: null, visionMs: null, coachingMs: null },
-    ...over,
-  });
+  const result = (over: Partial<JobResult> = {}): JobResult => ({ ...emptyJobResult(), ...over });
 
   /** A job in the given state (columns as SQL literals or values). */
   async function jobIn(state: Partial<Record<string, unknown>>): Promise<JobEntity> {

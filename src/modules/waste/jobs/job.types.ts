@@ -53,6 +53,18 @@ export interface JobResult {
   timings: { totalMs: number | null; visionMs: number | null; coachingMs: number | null };
 }
 
+/** A result with nothing in it yet: what a stage starts from before it adds its part. */
+export function emptyJobResult(): JobResult {
+  return {
+    items: [],
+    coaching: null,
+    cache: { hit: false, kind: null, source: null },
+    nearby: null,
+    schedule: null,
+    timings: { totalMs: null, visionMs: null, coachingMs: null },
+  };
+}
+
 /** Milliseconds spent per stage, for benchmarks and the daily report. */
 export type StageTimings = Partial<
   Record<

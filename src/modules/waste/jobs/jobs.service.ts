@@ -11,6 +11,7 @@ import { Fingerprint, JobGuard, JobsRepository, STAGE_PROGRESS } from './jobs.re
 import { JobEventsEmitter } from './job-events';
 import {
   Coaching,
+  emptyJobResult,
   JobResult,
   JobStage,
   JobStatus,
@@ -338,13 +339,6 @@ export class JobsService {
   }
 
   emptyResult(): JobResult {
-    return {
-      items: [],
-      coaching: null,
-      cache: { hit: false, kind: null, source: null },
-      nearby: null,
-      schedule: null,
-      timings: { totalMs: null, visionMs: null, coachingMs: null },
-    };
+    return emptyJobResult();
   }
 }

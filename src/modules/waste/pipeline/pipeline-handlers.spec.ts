@@ -11,7 +11,7 @@ import { LocationsService } from '../../locations';
 import { CoachingService, ScheduleService } from '../../recycling';
 import { HistoryService } from '../../users';
 import { JobEntity } from '../jobs/job.entity';
-import { ClassifiedItem, JobResult, ResultItem } from '../jobs/job.types';
+import { ClassifiedItem, emptyJobResult, JobResult, ResultItem } from '../jobs/job.types';
 import { JobsService } from '../jobs/jobs.service';
 import { VisionProvider } from '../vision/vision.driver';
 import { ExternalPipelineHandlers } from './external.handler';
@@ -83,16 +83,7 @@ const classified: ClassifiedItem = {
   categoryId: 'pet',
 };
 
-function emptyResult(): JobResult {
-  return {
-    items: [],
-    coaching: null,
-    cache: { hit: false, kind: null, source: null },
-    nearby: null,
-    schedule: null,
-    timings: { totalMs: null, visionMs: null, coachingMs: null },
-  };
-}
+const emptyResult = emptyJobResult;
 
 function jobsDouble() {
   const stub = () => jest.fn((id: string) => Promise.resolve(job({ id, status: 'processing' })));
