@@ -7,7 +7,18 @@ const { join } = require('node:path');
 
 const TARGETS = {
   TaskPublisher: ['publish'],
-  JobsService: ['update', 'getOwned', 'get', 'insert', 'readView'],
+  JobsService: [
+    'announced',
+    'getOwned',
+    'get',
+    'insert',
+    'readView',
+    'markQueued',
+    'startStage',
+    'recordVisionGuidance',
+    'saveCoaching',
+    'complete',
+  ],
   AnalysisService: ['analyze', 'uploadComplete'],
 };
 const times = {};

@@ -95,6 +95,15 @@ describe('rowMapper (job rows from the entity metadata)', () => {
     ).toThrow(/transformers/);
   });
 
+  it('refuses bigint and numeric columns, which node-postgres hands over as strings', () => {
+    class Thing {}
+    for (const type of ['bigint', 'numeric']) {
+      expect(() => rowMapper(Thing, [{ propertyName: 'x', databaseName: 'x', type }])).toThrow(
+        new RegExp(`${type} columns are not mapped`),
+      );
+    }
+  });
+
   it('puts names into the generated mapper only as quoted strings', () => {
     class Odd {}
     const toOdd = rowMapper(Odd, [

@@ -19,6 +19,8 @@ const NUMERIC = new Set([
   'float4',
   Number,
 ]);
+/** Types node-postgres hands over as strings that a plain Number() could round: refused. */
+const UNMAPPED = new Set(['bigint', 'int8', 'numeric', 'decimal']);
 
 /**
  * A function turning a raw PostgreSQL row (`SELECT *` / `RETURNING *`, snake_case columns) into
@@ -37,6 +39,9 @@ export function rowMapper<T>(
   const lines = columns.map((c) => {
     if (c.transformer) {
       throw new Error(`${target.name}.${c.propertyName}: column transformers are not mapped`);
+    }
+    if (typeof c.type === 'string' && UNMAPPED.has(c.type)) {
+      throw new Error(`${target.name}.${c.propertyName}: ${c.type} columns are not mapped`);
     }
     const from = `r[${JSON.stringify(c.databaseName)}]`;
     const value = NUMERIC.has(c.type as string)
