@@ -15,6 +15,7 @@ import {
   AccessLog,
   registerRequestContext,
   requestIdOf,
+  requestLogger,
   rootLogger,
 } from '../core/observability/logging.module';
 import { Metrics } from '../core/observability/metrics';
@@ -56,6 +57,7 @@ export async function startApp(
     // Request ids and log lines: src/core/observability/logging.module.ts.
     loggerInstance: rootLogger(config),
     logController: new AccessLog(),
+    childLoggerFactory: requestLogger,
     genReqId: requestIdOf,
     // req.ip and req.protocol believe only as many proxies as are configured (docs/auth.md).
     trustProxy: config.TRUSTED_PROXY_HOPS,
