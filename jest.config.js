@@ -18,7 +18,15 @@ const transform = {
       sourceMaps: 'inline',
     },
   ],
+  // @fastify/static (the OpenAPI UI's assets) requires content-disposition 3, an ES module: Node
+  // loads it (require(esm), Node ≥ 20.19), Jest before Node 24.9 cannot, so swc turns it into
+  // CommonJS here.
+  'node_modules/.+/content-disposition/.+\\.js$': [
+    '@swc/jest',
+    { jsc: { target: 'es2022' }, module: { type: 'commonjs' } },
+  ],
 };
+const transformIgnorePatterns = ['/node_modules/(?!(.+/)?content-disposition/)'];
 
 /** @type {import('jest').Config} */
 module.exports = {
@@ -29,6 +37,7 @@ module.exports = {
       roots: ['<rootDir>/src'],
       testMatch: ['**/*.spec.ts'],
       transform,
+      transformIgnorePatterns,
     },
     {
       displayName: 'integration',
@@ -36,6 +45,7 @@ module.exports = {
       roots: ['<rootDir>/test'],
       testMatch: ['**/*.spec.ts'],
       transform,
+      transformIgnorePatterns,
     },
   ],
   testTimeout: 60000,

@@ -1,16 +1,23 @@
 import { INestApplication, INestApplicationContext, RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { NestExpressApplication } from '@nestjs/platform-express';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { NextFunction, Request, Response } from 'express';
 import { Logger } from 'nestjs-pino';
 import { AppConfig, ConfigError, loadConfig } from '../core/config/app-config';
 import { servesHttp } from '../core/config/roles';
-import { jsonBody, rejectControlCharactersInUrl } from '../core/http/json-body';
+import { registerJsonBody, rejectControlCharactersInUrl } from '../core/http/json-body';
 import { requestDeadline } from '../core/http/request-deadline';
 import { ProblemFilter } from '../core/http/problem.filter';
 import { strictValidationPipe } from '../core/http/validation.pipe';
+import {
+  AccessLog,
+  registerRequestContext,
+  requestIdOf,
+  requestLogger,
+  rootLogger,
+} from '../core/observability/logging.module';
 import { Metrics } from '../core/observability/metrics';
 import { setupOpenApi } from './openapi';
 import { AppModule, AppModuleExtras } from './app.module';
@@ -45,43 +52,56 @@ export async function startApp(
     }
     return { app, config, close: () => app.close() };
   }
-  // Nest's body parsers are off: jsonBody (src/core/http/json-body.ts) is the only one.
-  const app = await NestFactory.create<NestExpressApplication>(module, {
+  const problems = new ProblemFilter();
+  const adapter = new FastifyAdapter({
+    // Request ids and log lines: src/core/observability/logging.module.ts.
+    loggerInstance: rootLogger(config),
+    logController: new AccessLog(),
+    childLoggerFactory: requestLogger,
+    genReqId: requestIdOf,
+    // req.ip and req.protocol believe only as many proxies as are configured (docs/auth.md).
+    trustProxy: config.TRUSTED_PROXY_HOPS,
+    // Node's default, which the API always had (Fastify's own is 72 s).
+    keepAliveTimeout: 5_000,
+    // Routing as it was on Express: case-insensitive, a trailing slash optional, and a path
+    // parameter as long as the URL allows (a long one reaches its pipe and gets its 4xx there).
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 8_192 },
+    // A URL the router cannot decode is a problem document like every other refusal.
+    frameworkErrors: (err: Error, request: FastifyRequest, reply: FastifyReply) =>
+      problems.respond(err, request, reply),
+    // No Nest middleware is mounted: no middleware engine on the request path.
+    skipMiddie: true,
+  });
+  // Nest's body parsers are off: registerJsonBody (src/core/http/json-body.ts) is the only one.
+  const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
     bufferLogs: true,
     bodyParser: false,
   });
   app.useLogger(app.get(Logger));
-  // req.ip and req.protocol believe only as many proxies as are configured (docs/auth.md).
-  app.set('trust proxy', config.TRUSTED_PROXY_HOPS);
-  app.disable('x-powered-by');
+  const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
+  registerRequestContext(fastify);
   const metrics = app.get(Metrics);
-  app.use((req: Request, res: Response, next: NextFunction) => {
-    const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      const route = (req.route as { path?: string } | undefined)?.path;
-      const label = route ? `${req.baseUrl}${route}` : 'unmatched';
-      metrics.observeHttp(
-        req.method,
-        label,
-        res.statusCode,
-        Number(process.hrtime.bigint() - started) / 1e9,
-      );
-    });
-    next();
+  fastify.addHook('onResponse', (request, reply, done) => {
+    metrics.observeHttp(
+      request.method,
+      request.routeOptions.url ?? 'unmatched',
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
+    done();
   });
-  app.use(requestDeadline(config.HTTP_REQUEST_TIMEOUT_MS));
-  app.use(rejectControlCharactersInUrl);
-  app.use(
-    jsonBody(
-      {
-        maxBytes: config.BODY_MAX_BYTES,
-        maxDepth: config.JSON_MAX_DEPTH,
-        maxMembers: config.JSON_MAX_MEMBERS,
-        maxKeys: config.JSON_MAX_KEYS,
-      },
-      // The local storage driver's upload target reads the photo bytes itself.
-      [`/${API_PREFIX}/waste/uploads`],
-    ),
+  fastify.addHook('onRequest', requestDeadline(config.HTTP_REQUEST_TIMEOUT_MS));
+  fastify.addHook('onRequest', rejectControlCharactersInUrl);
+  registerJsonBody(
+    fastify,
+    {
+      maxBytes: config.BODY_MAX_BYTES,
+      maxDepth: config.JSON_MAX_DEPTH,
+      maxMembers: config.JSON_MAX_MEMBERS,
+      maxKeys: config.JSON_MAX_KEYS,
+    },
+    // The local storage driver's upload target reads the photo bytes itself.
+    [`/${API_PREFIX}/waste/uploads`],
   );
   app.setGlobalPrefix(API_PREFIX, {
     exclude: [
@@ -90,7 +110,7 @@ export async function startApp(
     ],
   });
   app.useGlobalPipes(strictValidationPipe());
-  app.useGlobalFilters(new ProblemFilter());
+  app.useGlobalFilters(problems);
   app.enableShutdownHooks();
   setupOpenApi(app);
   try {

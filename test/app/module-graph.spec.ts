@@ -47,17 +47,24 @@ function graph(app: RunningApp) {
       if (key) handlers.push(key);
     }
   }
-  let routes: string[] = [];
+  const routes: string[] = [];
   if (app.http) {
-    type Route = { path: string; methods: Record<string, boolean> };
-    const express = app.http.getHttpAdapter().getInstance() as unknown as {
-      router: { stack: { route?: Route }[] };
+    const fastify = app.http.getHttpAdapter().getInstance() as unknown as {
+      printRoutes(opts: { commonPrefix: boolean }): string;
     };
-    // A controller route is one method on one path; middleware (`router.all`) spans them all.
-    routes = express.router.stack
-      .map((l) => l.route)
-      .filter((r): r is Route => !!r && Object.keys(r.methods).length === 1)
-      .map((r) => `${Object.keys(r.methods)[0].toUpperCase()} ${r.path}`);
+    // Fastify prints its routing tree: each line a path segment under the line above it that is
+    // one level less indented, with the methods served there. HEAD is Fastify's own for each GET.
+    const parents: string[] = [];
+    for (const line of fastify.printRoutes({ commonPrefix: false }).split('\n')) {
+      const m = /^(.*?)[├└]── (.*?)(?: \(([^)]*)\))?$/.exec(line);
+      if (!m) continue;
+      const depth = m[1].length / 4;
+      const path = (parents[depth - 1] ?? '') + m[2];
+      parents[depth] = path;
+      for (const method of (m[3] ?? '').split(', ').filter((x) => x && x !== 'HEAD')) {
+        routes.push(`${method} ${path}`);
+      }
+    }
   }
   return {
     moduleCount: (type: Type) => modules.filter((m) => m.metatype === type).length,

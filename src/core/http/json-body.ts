@@ -1,4 +1,5 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
 import getRawBody from 'raw-body';
 import { ProblemException } from './problem';
 
@@ -82,7 +83,7 @@ export function scanJson(text: string, limits: JsonBodyLimits): ScanFailure | un
   return undefined;
 }
 
-function mediaType(req: Request): string {
+function mediaType(req: IncomingMessage): string {
   return (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
 }
 
@@ -90,65 +91,80 @@ function isJson(type: string): boolean {
   return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
 }
 
-export function hasBody(req: Request): boolean {
+export function hasBody(req: IncomingMessage): boolean {
   if (req.headers['transfer-encoding'] !== undefined) return true;
   const length = req.headers['content-length'];
   return length !== undefined && length !== '0';
 }
 
 /**
- * The API's only body parser (Nest's own is off, see bootstrap.ts). A body must be JSON
- * (415 otherwise), at most `maxBytes` (413, counted while reading), UTF-8, and within the depth
- * and member limits (400, before parsing). Parse errors never quote the body back. Paths in
- * `rawPaths` (the local driver's upload target) get the request stream untouched.
+ * Reads and checks one JSON body: it must be JSON (415 otherwise), at most `maxBytes` (413,
+ * counted while reading), UTF-8, and within the depth and member limits (400, before parsing).
+ * Parse errors never quote the body back. Resolves to the parsed document, undefined without a
+ * body; rejects with a {@link ProblemException}.
  */
-export function jsonBody(limits: JsonBodyLimits, rawPaths: string[] = []) {
-  return async (req: Request, _res: Response, next: NextFunction): Promise<void> => {
-    if (!hasBody(req) || rawPaths.includes(req.path)) return next();
-    const type = mediaType(req);
-    if (!isJson(type)) {
-      return next(
-        new ProblemException(
-          415,
-          'UNSUPPORTED_MEDIA_TYPE',
-          'The request body must be application/json',
-        ),
+export async function readJsonBody(req: IncomingMessage, limits: JsonBodyLimits): Promise<unknown> {
+  if (!hasBody(req)) return undefined;
+  const type = mediaType(req);
+  if (!isJson(type)) {
+    throw new ProblemException(
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      'The request body must be application/json',
+    );
+  }
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1];
+  if (charset && !/^utf-?8$/i.test(charset)) {
+    throw new ProblemException(415, 'UNSUPPORTED_MEDIA_TYPE', 'JSON bodies must be UTF-8');
+  }
+  let text: string;
+  try {
+    text = await getRawBody(req, { limit: limits.maxBytes, encoding: 'utf-8' });
+  } catch (err) {
+    const e = err as { type?: string; status?: number };
+    // Answer once the client has finished sending (as body-parser does): answering mid-upload
+    // resets the connection before the client reads the problem document.
+    await drained(req);
+    if (e.type === 'entity.too.large') {
+      throw new ProblemException(
+        413,
+        'PAYLOAD_TOO_LARGE',
+        `The request body may be at most ${limits.maxBytes} bytes`,
       );
     }
-    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1];
-    if (charset && !/^utf-?8$/i.test(charset)) {
-      return next(new ProblemException(415, 'UNSUPPORTED_MEDIA_TYPE', 'JSON bodies must be UTF-8'));
-    }
-    let text: string;
-    try {
-      text = await getRawBody(req, { limit: limits.maxBytes, encoding: 'utf-8' });
-    } catch (err) {
-      const e = err as { type?: string; status?: number };
-      // Answer once the client has finished sending (as body-parser does): answering mid-upload
-      // resets the connection before the client reads the problem document.
-      await drained(req);
-      if (e.type === 'entity.too.large') {
-        return next(
-          new ProblemException(
-            413,
-            'PAYLOAD_TOO_LARGE',
-            `The request body may be at most ${limits.maxBytes} bytes`,
-          ),
-        );
-      }
-      // Aborted or malformed transfer: the client is gone or broke the framing.
-      return next(bodyProblem('the request body could not be read'));
-    }
-    const failure = scanJson(text, limits);
-    if (failure) return next(scanProblem(failure, limits));
-    try {
-      req.body = text.trim() === '' ? {} : (JSON.parse(text) as unknown);
-    } catch {
-      // Never JSON.parse's message: it quotes the text around the error.
-      return next(bodyProblem('is not valid JSON'));
-    }
-    next();
-  };
+    // Aborted or malformed transfer: the client is gone or broke the framing.
+    throw bodyProblem('the request body could not be read');
+  }
+  const failure = scanJson(text, limits);
+  if (failure) throw scanProblem(failure, limits);
+  try {
+    return text.trim() === '' ? {} : (JSON.parse(text) as unknown);
+  } catch {
+    // Never JSON.parse's message: it quotes the text around the error.
+    throw bodyProblem('is not valid JSON');
+  }
+}
+
+/**
+ * The API's only body parser (Fastify's own are removed, see bootstrap.ts): one catch-all
+ * content-type parser, so every body, whatever its declared type, goes through
+ * {@link readJsonBody}. Routes in `rawRoutes` (the local driver's upload target) get the request
+ * stream untouched: their handler reads `request.raw` itself.
+ */
+export function registerJsonBody(
+  fastify: FastifyInstance,
+  limits: JsonBodyLimits,
+  rawRoutes: string[] = [],
+): void {
+  const raw = new Set(rawRoutes);
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', (request: FastifyRequest, _payload, done) => {
+    if (raw.has(request.routeOptions.url ?? '')) return done(null, undefined);
+    readJsonBody(request.raw, limits).then(
+      (body) => done(null, body),
+      (err: Error) => done(err, undefined),
+    );
+  });
 }
 
 /** 400 VALIDATION_FAILED (the code the app already handles for a bad body), field `body`. */
@@ -159,7 +175,7 @@ function bodyProblem(message: string): ProblemException {
   );
 }
 
-function drained(req: Request): Promise<void> {
+function drained(req: IncomingMessage): Promise<void> {
   if (req.readableEnded || req.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
     req.once('end', resolve);
@@ -194,18 +210,21 @@ export function controlCharacterProblem(where: string): ProblemException {
   );
 }
 
-/** Path and query with a (percent-encoded) control character: 400 before any route sees them. */
+/**
+ * Path and query with a (percent-encoded) control character: 400 before any route sees them (an
+ * `onRequest` hook, so unknown routes too).
+ */
 export function rejectControlCharactersInUrl(
-  req: Request,
-  _res: Response,
-  next: NextFunction,
+  request: FastifyRequest,
+  _reply: FastifyReply,
+  done: (err?: Error) => void,
 ): void {
-  const url = req.originalUrl ?? req.url;
+  const url = request.raw.url ?? '';
   if (ENCODED_CONTROL.test(url) || CONTROL_CHARACTERS.test(url)) {
     const q = url.indexOf('?');
     const inQuery =
       q >= 0 && (ENCODED_CONTROL.test(url.slice(q)) || CONTROL_CHARACTERS.test(url.slice(q)));
-    return next(controlCharacterProblem(inQuery ? 'query' : 'path'));
+    return done(controlCharacterProblem(inQuery ? 'query' : 'path'));
   }
-  next();
+  done();
 }

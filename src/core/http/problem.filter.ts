@@ -1,5 +1,5 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
   FieldError,
   PROBLEM_CONTENT_TYPE,
@@ -32,27 +32,36 @@ export class ProblemFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
-    const req = ctx.getRequest<Request & { id?: string }>();
-    const res = ctx.getResponse<Response>();
+    this.respond(exception, ctx.getRequest<FastifyRequest>(), ctx.getResponse<FastifyReply>());
+  }
+
+  /** Answers `exception` as a problem document (also Fastify's frameworkErrors, see bootstrap). */
+  respond(exception: unknown, req: FastifyRequest, reply: FastifyReply): void {
     const problem = this.toProblem(exception);
     problem.requestId = req.id ? String(req.id) : undefined;
-    problem.instance = req.originalUrl?.split('?')[0];
+    problem.instance = req.raw.url?.split('?')[0];
     if (problem.status >= 500) {
       this.logger.error(
         { err: exception, requestId: problem.requestId },
         exception instanceof Error ? exception.message : 'unhandled error',
       );
     }
-    if (res.headersSent) {
-      res.end();
+    // A stream already started (SSE) or a raw answer already written (the body deadline's 408).
+    if (reply.sent || reply.raw.headersSent) {
+      if (!reply.raw.writableEnded) reply.raw.end();
       return;
     }
     if (exception instanceof ProblemException && exception.extra.headers) {
-      for (const [k, v] of Object.entries(exception.extra.headers)) res.setHeader(k, v);
+      reply.headers(exception.extra.headers);
     }
     const { retryAfter, ...body } = problem;
-    if (retryAfter) res.setHeader('Retry-After', String(retryAfter));
-    res.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
+    if (retryAfter) reply.header('retry-after', String(retryAfter));
+    // Fastify's frameworkErrors run no hooks, so the request id header is set here too.
+    if (problem.requestId) reply.header('x-request-id', problem.requestId);
+    reply
+      .code(problem.status)
+      .header('content-type', PROBLEM_CONTENT_TYPE)
+      .send(JSON.stringify(body));
   }
 
   private toProblem(exception: unknown): Problem {
@@ -79,13 +88,15 @@ export class ProblemFilter implements ExceptionFilter {
         status >= 500 ? 'Internal server error' : detail,
       );
     }
-    const status = Number((exception as { status?: unknown; statusCode?: unknown })?.status ?? 0);
+    const e = exception as { status?: unknown; statusCode?: unknown } | undefined;
+    const status = Number(e?.status ?? e?.statusCode ?? 0);
     if (status >= 400 && status < 500) {
-      // Errors raised by express middleware (e.g. body-parser: entity.too.large, entity.parse.failed).
-      const type = (exception as { type?: string }).type;
+      // Errors raised by Fastify itself (FST_ERR_*: a malformed media type, a bad URL, …): their
+      // messages may quote the request (the URL, the media type), so only the status is told.
+      const code = (exception as { code?: unknown }).code;
       const detail =
-        type === 'entity.parse.failed'
-          ? 'The request body is not valid JSON'
+        typeof code === 'string' && code.startsWith('FST_')
+          ? `The request was refused: ${titleForStatus(status)}`
           : (exception as Error).message;
       return this.base(
         status,

@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { FastifyRequest as Request } from 'fastify';
 import { AppConfig } from '../config/app-config';
 import { Metrics } from '../observability/metrics';
 import { RedisService } from '../redis/redis.service';

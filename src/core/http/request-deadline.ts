@@ -1,4 +1,4 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hasBody } from './json-body';
 import { PROBLEM_CONTENT_TYPE } from './problem';
 
@@ -8,11 +8,13 @@ import { PROBLEM_CONTENT_TYPE } from './problem';
  * (`connectionsCheckingInterval`, fixed when the server is created), so this timer is the
  * precise one: past the deadline the client gets a 408 problem and the connection is closed,
  * which also ends any upload stream reading the body (the uploads controller then deletes its
- * temp file). Requests without a body (GET, SSE) are never timed.
+ * temp file). Requests without a body (GET, SSE) are never timed. An `onRequest` hook.
  */
 export function requestDeadline(ms: number) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    if (!hasBody(req)) return next();
+  return (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+    const req = request.raw;
+    if (!hasBody(req)) return done();
+    const res = reply.raw;
     const timer = setTimeout(() => {
       if (req.complete) return;
       // Destroying the request (not only the socket) is what errors a stream still reading it:
@@ -29,13 +31,17 @@ export function requestDeadline(ms: number) {
         detail: `The request body did not arrive within ${ms} ms`,
         code: 'REQUEST_TIMEOUT',
       });
-      res.writeHead(408, { 'content-type': PROBLEM_CONTENT_TYPE, connection: 'close' });
+      res.writeHead(408, {
+        'content-type': PROBLEM_CONTENT_TYPE,
+        connection: 'close',
+        'x-request-id': request.id,
+      });
       res.end(body, cut);
     }, ms);
     timer.unref();
     const clear = () => clearTimeout(timer);
     req.once('end', clear);
     res.once('close', clear);
-    next();
+    done();
   };
 }

@@ -1,6 +1,6 @@
 import { Controller, Get, HttpCode, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { HealthService, ReadinessReport } from './health.service';
 
 @ApiExcludeController()
@@ -15,9 +15,9 @@ export class HealthController {
   }
 
   @Get('ready')
-  async ready(@Res({ passthrough: true }) res: Response): Promise<ReadinessReport> {
+  async ready(@Res({ passthrough: true }) res: FastifyReply): Promise<ReadinessReport> {
     const report = await this.health.readiness();
-    res.status(report.status === 'ok' ? 200 : 503);
+    res.code(report.status === 'ok' ? 200 : 503);
     return report;
   }
 }

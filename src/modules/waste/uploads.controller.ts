@@ -1,6 +1,6 @@
 import { Controller, HttpCode, Inject, Put, Query, Req } from '@nestjs/common';
 import { ApiExcludeEndpoint } from '@nestjs/swagger';
-import type { Request } from 'express';
+import type { FastifyRequest } from 'fastify';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { ProblemException } from '../../core/http/problem';
@@ -36,7 +36,7 @@ export class UploadsController {
   @ApiExcludeEndpoint()
   async upload(
     @Query() query: Record<string, string>,
-    @Req() req: Request,
+    @Req() req: FastifyRequest,
   ): Promise<{ stored: true }> {
     if (!(this.storage instanceof LocalStorageDriver)) {
       throw new ProblemException(
@@ -87,7 +87,8 @@ export class UploadsController {
       },
     });
     try {
-      await pipeline(req, limit, file);
+      // The body parser leaves this route's stream unread (bootstrap.ts → registerJsonBody).
+      await pipeline(req.raw, limit, file);
       if (received !== grant.contentLength) {
         throw new ProblemException(
           400,

@@ -21,7 +21,8 @@ import {
   ApiProduces,
   ApiTags,
 } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { OutgoingHttpHeaders } from 'node:http';
 import { Inject } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../../core/config/app-config';
 import { ProblemException } from '../../core/http/problem';
@@ -81,7 +82,7 @@ export class WasteController {
   uploadComplete(
     @CurrentUser() user: AuthUser,
     @Param('jobId', uuid) jobId: string,
-    @Req() req: Request & { id?: string },
+    @Req() req: FastifyRequest,
   ) {
     return this.analysis.uploadComplete(jobId, user.id, req.id ? String(req.id) : undefined);
   }
@@ -124,8 +125,8 @@ export class WasteController {
     @CurrentUser() user: AuthUser,
     @CurrentSession() session: AuthSession,
     @Param('jobId', uuid) jobId: string,
-    @Req() req: Request,
-    @Res() res: Response,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
     @Headers('last-event-id') lastEventId?: string,
   ): Promise<void> {
     await this.jobs.getOwned(jobId, user.id); // 404 before any stream starts
@@ -133,6 +134,7 @@ export class WasteController {
     const timers: { heartbeat?: NodeJS.Timeout; expiry?: NodeJS.Timeout } = {};
     let unsubscribe = () => {};
     let release = () => {};
+    const res = reply.raw;
     const finish = () => {
       if (closed) return;
       closed = true;
@@ -151,7 +153,11 @@ export class WasteController {
       familyId: session.familyId,
       close: finish,
     });
-    res.status(200).set({
+    // The stream is ours from here: Fastify sends nothing for this reply (its onResponse hooks
+    // still run when the stream ends). Headers set on the reply (X-Request-Id) go out with ours.
+    reply.hijack();
+    res.writeHead(200, {
+      ...(reply.getHeaders() as OutgoingHttpHeaders),
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
       Connection: 'keep-alive',
@@ -176,7 +182,7 @@ export class WasteController {
       () => res.write(': heartbeat\n\n'),
       this.config.SSE_HEARTBEAT_MS,
     );
-    req.on('close', finish);
+    req.raw.on('close', finish);
     // Subscribed first, then the current state: no change can fall between the two.
     const latest = await this.jobs.get(jobId);
     if (!latest) return;
