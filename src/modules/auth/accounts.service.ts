@@ -76,12 +76,13 @@ export class AccountsService {
   }
 
   async createGuest(manager?: EntityManager): Promise<UserDto> {
-    const id = randomUUID();
-    await (manager ?? this.dataSource.manager).query(
-      `INSERT INTO auth.users (id, nickname, is_guest) VALUES ($1, $2, true)`,
-      [id, guestNickname()],
-    );
-    return (await this.find(id, manager))!;
+    // RETURNING the row USER_SELECT would read: a new guest has no identities yet.
+    const rows = (await (manager ?? this.dataSource.manager).query(
+      `INSERT INTO auth.users (id, nickname, is_guest) VALUES ($1, $2, true)
+       RETURNING id, nickname, email, profile_image_url, is_guest, created_at, NULL AS providers`,
+      [randomUUID(), guestNickname()],
+    )) as UserRow[];
+    return toUserDto(rows[0]);
   }
 
   async find(id: string, manager?: EntityManager): Promise<UserDto | undefined> {

@@ -71,11 +71,15 @@ export class TokenService {
     );
   }
 
-  /** Issues a new pair; a new family (login) unless `familyId` continues one. */
+  /**
+   * Issues a new pair; a new family (login) unless `familyId` continues one. `newUser`: the
+   * account was created just now, so it has no expired tokens to clear.
+   */
   async issue(
     userId: string,
     familyId: string = randomUUID(),
     manager?: EntityManager,
+    opts: { newUser?: boolean } = {},
   ): Promise<IssuedTokens> {
     const accessToken = await this.sign(userId, 'access', familyId, this.config.JWT_ACCESS_TTL);
     const refreshJti = randomUUID();
@@ -88,9 +92,11 @@ export class TokenService {
     );
     const db = manager ?? this.dataSource.manager;
     // Housekeeping: a user's expired tokens are no longer needed, not even for reuse detection.
-    await db.query(`DELETE FROM auth.refresh_tokens WHERE user_id = $1 AND expires_at < now()`, [
-      userId,
-    ]);
+    if (!opts.newUser) {
+      await db.query(`DELETE FROM auth.refresh_tokens WHERE user_id = $1 AND expires_at < now()`, [
+        userId,
+      ]);
+    }
     await db.query(
       `INSERT INTO auth.refresh_tokens (id, family_id, user_id, token_hash, expires_at)
        VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))`,
