@@ -30,6 +30,8 @@ export interface IssuedTokens {
 
 /** How long a looked-up user row is reused by authenticate(). */
 const USER_CACHE_MS = 10_000;
+/** Access tokens whose signature this process has checked (see authenticate). */
+const VERIFIED_TOKENS = 10_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function sha256(value: string): string {
@@ -54,6 +56,14 @@ export class TokenService {
     // A stale row stays (until evicted) as the fallback while PostgreSQL is unreachable.
     noDeleteOnStaleGet: true,
   });
+
+  /**
+   * Claims of access tokens already verified here, keyed by the whole token string: the same
+   * bytes carry the same signature, so only the expiry needs checking again. A phone polls with
+   * one token for its whole lifetime; jsonwebtoken's decode and HMAC were most of the guard's
+   * own CPU (docs/benchmarks.md → Issue 12).
+   */
+  private readonly verified = new LRUCache<string, Claims>({ max: VERIFIED_TOKENS });
 
   constructor(
     private readonly jwt: JwtService,
@@ -151,8 +161,8 @@ export class TokenService {
     return claims as Claims;
   }
 
-  /** The guard's check: a valid access token, not denied, of a user that still exists. */
   /**
+   * The guard's check: a valid access token, not denied, of a user that still exists.
    * Verifies an access token and loads its user. Deleted accounts and revoked logins are caught by
    * the Redis deny list (deletion and merges revoke every family), so the user row may come from a
    * short in-process cache: the hottest endpoint (status polling, twice a second per app) then
@@ -163,7 +173,13 @@ export class TokenService {
     token: string,
     opts: { fresh?: boolean } = {},
   ): Promise<{ user: AuthUser; session: AuthSession }> {
-    const claims = await this.verify(token, 'access');
+    let claims = this.verified.get(token);
+    // jsonwebtoken's rule: expired once floor(now in s) >= exp.
+    if (!claims || Date.now() >= claims.exp * 1000) {
+      if (claims) this.verified.delete(token);
+      claims = await this.verify(token, 'access');
+      this.verified.set(token, claims);
+    }
     let denied: boolean;
     try {
       denied = await this.denyList.isDenied(claims.jti, claims.fam);
