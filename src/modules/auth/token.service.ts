@@ -172,6 +172,7 @@ export class TokenService {
   async authenticate(
     token: string,
     opts: { fresh?: boolean } = {},
+    alongside?: () => void,
   ): Promise<{ user: AuthUser; session: AuthSession }> {
     let claims = this.verified.get(token);
     // jsonwebtoken's rule: expired once floor(now in s) >= exp.
@@ -182,7 +183,14 @@ export class TokenService {
     }
     let denied: boolean;
     try {
-      denied = await this.denyList.isDenied(claims.jti, claims.fam);
+      const check = this.denyList.isDenied(claims.jti, claims.fam);
+      // Issued in the same tick as the ZMSCORE: one write to Redis for both (see JwtAuthGuard).
+      try {
+        alongside?.();
+      } catch {
+        // The route then reads on its own.
+      }
+      denied = await check;
     } catch {
       // Fail closed: without the deny list a logged-out token could still be used.
       throw ProblemException.unavailable('Authentication is temporarily unavailable');

@@ -29,6 +29,7 @@ export const STAGE_PROGRESS: Record<JobStage, number> = {
 };
 
 const SNAPSHOT_TTL_S = 24 * 3600;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Jobs whose snapshot write failed, kept to re-publish when Redis is back (bounded memory). */
 const MAX_UNPUBLISHED = 10_000;
 const SET_IF_NEWER = `
@@ -126,9 +127,13 @@ export class JobsService {
    * best-effort, so a job that ended while Redis was unreachable would otherwise answer its old
    * state until the snapshot expires (docs/messaging.md → What a client sees).
    */
-  async readView(jobId: string, userId: string): Promise<JobView> {
+  async readView(
+    jobId: string,
+    userId: string,
+    prefetched?: Promise<string | null>,
+  ): Promise<JobView> {
     try {
-      const raw = await this.redis.client.get(this.snapshotKey(jobId));
+      const raw = await (prefetched ?? this.redis.client.get(this.snapshotKey(jobId)));
       if (raw) {
         const snap = JSON.parse(raw) as { userId: string; version?: number; job: JobView };
         if (snap.userId !== userId) throw ProblemException.notFound('Job');
@@ -149,6 +154,18 @@ export class JobsService {
       );
     }
     return toView(await this.getOwned(jobId, userId));
+  }
+
+  /**
+   * Starts the snapshot read of a status poll alongside the guard's deny-list check (one Redis
+   * round trip for both: JwtAuthGuard → PrefetchWithAuth); `readView` takes the result. Nothing
+   * for a job id that is not a UUID (the route answers 404 without reading).
+   */
+  prefetchView(jobId: unknown): Promise<string | null> | undefined {
+    if (typeof jobId !== 'string' || !UUID.test(jobId)) return undefined;
+    const read = this.redis.client.get(this.snapshotKey(jobId));
+    read.catch(() => undefined); // awaited (and its error handled) by readView, if it runs
+    return read;
   }
 
   /** PostgreSQL's state if it is newer than the snapshot (re-published); the snapshot if down. */
