@@ -5,8 +5,7 @@ import {
   OnApplicationBootstrap,
   OnApplicationShutdown,
 } from '@nestjs/common';
-import { ClientRedis, ServerRedis } from '@nestjs/microservices';
-import { lastValueFrom } from 'rxjs';
+import { ServerRedis } from '@nestjs/microservices';
 import type Redis from 'ioredis';
 import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
 import { ProblemException } from '../../../core/http/problem';
@@ -30,15 +29,21 @@ function pattern(config: AppConfig): string {
 
 /**
  * Emits job changes on @nestjs/microservices' Redis transport (Redis pub/sub), so every API
- * replica hears every change, whichever worker made it.
+ * replica hears every change, whichever worker made it. Published on the process's main Redis
+ * connection in the transport's wire format (`{ pattern, data }`, what ClientRedis sends), so
+ * that the snapshot write and the event of one change leave in one write (auto-pipelining) and
+ * in that order: a subscriber never hears of a version the snapshot does not have yet.
  */
 @Injectable()
-export class JobEventsEmitter implements OnApplicationShutdown {
+export class JobEventsEmitter {
   private readonly logger = new Logger(JobEventsEmitter.name);
-  private readonly client: ClientRedis;
+  private readonly channel: string;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    this.client = new ClientRedis(redisTransportOptions(config.REDIS_URL));
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly redis: RedisService,
+  ) {
+    this.channel = pattern(config);
   }
 
   async emit(event: JobEvent): Promise<void> {
@@ -46,7 +51,10 @@ export class JobEventsEmitter implements OnApplicationShutdown {
     try {
       // Never let a Redis outage stall a pipeline stage: the event is best-effort.
       await Promise.race([
-        lastValueFrom(this.client.emit(pattern(this.config), event), { defaultValue: undefined }),
+        this.redis.client.publish(
+          this.channel,
+          JSON.stringify({ pattern: this.channel, data: event }),
+        ),
         new Promise(
           (_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), 1000)),
         ),
@@ -57,10 +65,6 @@ export class JobEventsEmitter implements OnApplicationShutdown {
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.client.close();
   }
 }
 

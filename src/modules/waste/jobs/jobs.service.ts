@@ -276,21 +276,24 @@ export class JobsService {
 
   async publish(job: JobEntity): Promise<void> {
     const view = toView(job);
+    // Only a newer version replaces the snapshot: concurrent stages may finish out of order.
+    const write = this.redis.client.eval(
+      SET_IF_NEWER,
+      1,
+      this.snapshotKey(job.id),
+      JSON.stringify({ userId: job.userId, version: job.version, job: view }),
+      job.version,
+      SNAPSHOT_TTL_S,
+    );
+    // Same tick, same connection: the event rides in the snapshot's write, right after it.
+    const emitted = this.events.emit({ userId: job.userId, version: job.version, job: view });
     try {
-      // Only a newer version replaces the snapshot: concurrent stages may finish out of order.
-      await this.redis.client.eval(
-        SET_IF_NEWER,
-        1,
-        this.snapshotKey(job.id),
-        JSON.stringify({ userId: job.userId, version: job.version, job: view }),
-        job.version,
-        SNAPSHOT_TTL_S,
-      );
+      await write;
     } catch (err) {
       this.logger.warn(`snapshot for ${job.id} not written: ${(err as Error).message}`);
       if (this.unpublished.size < MAX_UNPUBLISHED) this.unpublished.add(job.id);
     }
-    await this.events.emit({ userId: job.userId, version: job.version, job: view });
+    await emitted;
   }
 
   async forgetSnapshot(jobId: string): Promise<void> {
