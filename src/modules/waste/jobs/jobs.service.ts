@@ -41,6 +41,16 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 return 1`;
 
+/** The main connection with SET_IF_NEWER defined on it (EVALSHA; EVAL once per Redis). */
+type WithSetIfNewer = RedisService['client'] & {
+  wasteSnapshotSetIfNewer(
+    key: string,
+    snapshot: string,
+    version: number,
+    ttlSeconds: number,
+  ): Promise<number>;
+};
+
 export function toView(j: JobEntity): JobView {
   return {
     jobId: j.id,
@@ -85,6 +95,11 @@ export class JobsService {
     // Back from a blip that kept Redis's data: the snapshots (and events, best-effort) of jobs
     // that changed meanwhile are written again at once, not only on the next stale read.
     this.redis.client.on('ready', () => void this.republish());
+    // By SHA on every state change instead of sending (and hashing) the script's text.
+    this.redis.client.defineCommand('wasteSnapshotSetIfNewer', {
+      numberOfKeys: 1,
+      lua: SET_IF_NEWER,
+    });
   }
 
   private async republish(): Promise<void> {
@@ -277,9 +292,7 @@ export class JobsService {
   async publish(job: JobEntity): Promise<void> {
     const view = toView(job);
     // Only a newer version replaces the snapshot: concurrent stages may finish out of order.
-    const write = this.redis.client.eval(
-      SET_IF_NEWER,
-      1,
+    const write = (this.redis.client as WithSetIfNewer).wasteSnapshotSetIfNewer(
       this.snapshotKey(job.id),
       JSON.stringify({ userId: job.userId, version: job.version, job: view }),
       job.version,
