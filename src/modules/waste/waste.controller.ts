@@ -2,6 +2,7 @@ import {
   Body,
   Controller,
   Get,
+  Header,
   Headers,
   HttpCode,
   Param,
@@ -89,6 +90,8 @@ export class WasteController {
   @Get('status/:jobId')
   @ApiOperation({ summary: 'The job (cheap enough to poll every 0.5 s)' })
   @ApiOkResponse({ type: JobDto })
+  // The Job's JSON as the snapshot stores it (JobsService.readView): not parsed and re-serialized.
+  @Header('Content-Type', 'application/json; charset=utf-8')
   // The snapshot is read in the same Redis round trip as the guard's deny-list check.
   @PrefetchWithAuth({
     provider: JobsService,
@@ -98,7 +101,7 @@ export class WasteController {
     @CurrentUser() user: AuthUser,
     @Param('jobId', uuid) jobId: string,
     @Prefetched() snapshot?: Promise<string | null>,
-  ): Promise<JobView> {
+  ): Promise<string> {
     return this.jobs.readView(jobId, user.id, snapshot);
   }
 

@@ -51,6 +51,46 @@ type WithSetIfNewer = RedisService['client'] & {
   ): Promise<number>;
 };
 
+/**
+ * The start of a snapshot as publish() writes it: JSON.stringify of { userId, version, job } with
+ * job in toView's key order. Matched, it gives the fields a status poll checks without parsing
+ * the whole job (its result is most of the text).
+ */
+const SNAPSHOT_HEAD =
+  /^\{"userId":"([^"\\]*)","version":(\d+),"job":\{"jobId":"[^"\\]*","status":"([a-z_]+)","stage":(?:null|"[a-z]+"),"progress":\d+,"createdAt":"[^"\\]*","updatedAt":"([^"\\]*)",/;
+
+interface SnapshotHead {
+  userId: string;
+  version: number;
+  status: JobStatus;
+  updatedAt: string;
+  /** The job as the API's JSON (the stored text as it is, when the head matched). */
+  jobJson(): string;
+}
+
+/** Reads a stored snapshot: by its head when it has publish()'s layout, else parsed whole. */
+export function snapshotHead(raw: string): SnapshotHead {
+  const m = SNAPSHOT_HEAD.exec(raw);
+  if (m) {
+    return {
+      userId: m[1],
+      version: Number(m[2]),
+      status: m[3] as JobStatus,
+      updatedAt: m[4],
+      // `"job":` first follows the head matched above; the text ends with the outer brace.
+      jobJson: () => raw.slice(raw.indexOf(',"job":') + 7, -1),
+    };
+  }
+  const snap = JSON.parse(raw) as { userId: string; version?: number; job: JobView };
+  return {
+    userId: snap.userId,
+    version: Number(snap.version ?? 0),
+    status: snap.job.status,
+    updatedAt: snap.job.updatedAt,
+    jobJson: () => JSON.stringify(snap.job),
+  };
+}
+
 export function toView(j: JobEntity): JobView {
   return {
     jobId: j.id,
@@ -146,21 +186,22 @@ export class JobsService {
     jobId: string,
     userId: string,
     prefetched?: Promise<string | null>,
-  ): Promise<JobView> {
+  ): Promise<string> {
     try {
       const raw = await (prefetched ?? this.redis.client.get(this.snapshotKey(jobId)));
       if (raw) {
-        const snap = JSON.parse(raw) as { userId: string; version?: number; job: JobView };
-        if (snap.userId !== userId) throw ProblemException.notFound('Job');
-        const age = Date.now() - Date.parse(snap.job.updatedAt);
+        const head = snapshotHead(raw);
+        if (head.userId !== userId) throw ProblemException.notFound('Job');
+        const age = Date.now() - Date.parse(head.updatedAt);
         if (
-          TERMINAL.includes(snap.job.status) ||
+          TERMINAL.includes(head.status) ||
           !(age > this.config.JOB_SNAPSHOT_RECHECK_MS) ||
           this.rechecked.has(jobId)
         ) {
-          return snap.job;
+          return head.jobJson();
         }
-        return await this.recheck(snap.job, Number(snap.version ?? 0), userId);
+        const view = JSON.parse(head.jobJson()) as JobView;
+        return JSON.stringify(await this.recheck(view, head.version, userId));
       }
     } catch (err) {
       if (err instanceof ProblemException) throw err;
@@ -168,7 +209,7 @@ export class JobsService {
         `status snapshot unavailable, reading PostgreSQL: ${(err as Error).message}`,
       );
     }
-    return toView(await this.getOwned(jobId, userId));
+    return JSON.stringify(toView(await this.getOwned(jobId, userId)));
   }
 
   /**
