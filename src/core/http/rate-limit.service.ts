@@ -18,6 +18,11 @@ if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1])
 return { n, ttl }
 `;
 
+/** The main connection with CONSUME_SCRIPT defined on it (EVALSHA; EVAL once per Redis). */
+type WithConsume = RedisService['client'] & {
+  rateLimitConsume(key: string, windowMs: string): Promise<[number, number]>;
+};
+
 export interface RateLimitState {
   count: number;
   limit: number;
@@ -68,6 +73,18 @@ export class RateLimitService {
     return chain[Math.max(0, chain.length - hops)] ?? socketIp;
   }
 
+  /**
+   * The script by its SHA (ioredis's defineCommand: EVALSHA, falling back to EVAL when Redis
+   * lost its script cache) instead of sending and hashing its text on every hit.
+   */
+  private client(): WithConsume {
+    const client = this.redis.client as WithConsume;
+    if (typeof client.rateLimitConsume !== 'function') {
+      client.defineCommand('rateLimitConsume', { numberOfKeys: 1, lua: CONSUME_SCRIPT });
+    }
+    return client;
+  }
+
   async consume(bucket: string, key: string, limit: number, windowSeconds: number): Promise<void> {
     const state = await this.hit(bucket, key, limit, windowSeconds);
     if (state && state.count > state.limit) {
@@ -86,12 +103,10 @@ export class RateLimitService {
     if (limit <= 0) return undefined; // 0 disables a limit
     const redisKey = this.redis.key('ratelimit', bucket, key);
     try {
-      const [count, ttl] = (await this.redis.client.eval(
-        CONSUME_SCRIPT,
-        1,
+      const [count, ttl] = await this.client().rateLimitConsume(
         redisKey,
         String(Math.max(1, Math.round(windowSeconds * 1000))),
-      )) as [number, number];
+      );
       return { count, limit, resetMs: ttl };
     } catch (err) {
       this.errors.labels(bucket).inc();

@@ -43,11 +43,18 @@ export class AccountsRepository {
     return rows.map((r) => r.id);
   }
 
-  async insertGuest(id: string, nickname: string, db: Queryable = this.dataSource): Promise<void> {
-    await db.query(`INSERT INTO auth.users (id, nickname, is_guest) VALUES ($1, $2, true)`, [
-      id,
-      nickname,
-    ]);
+  /** A new guest, returned as the row USER_SELECT would read: a new guest has no identities yet. */
+  async insertGuest(
+    id: string,
+    nickname: string,
+    db: Queryable = this.dataSource,
+  ): Promise<UserRow> {
+    const rows = (await db.query(
+      `INSERT INTO auth.users (id, nickname, is_guest) VALUES ($1, $2, true)
+       RETURNING id, nickname, email, profile_image_url, is_guest, created_at, NULL AS providers`,
+      [id, nickname],
+    )) as UserRow[];
+    return rows[0];
   }
 
   async find(id: string, db: Queryable = this.dataSource): Promise<UserRow | undefined> {

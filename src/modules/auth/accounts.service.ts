@@ -66,9 +66,7 @@ export class AccountsService {
   }
 
   async createGuest(manager?: EntityManager): Promise<UserDto> {
-    const id = randomUUID();
-    await this.repo.insertGuest(id, guestNickname(), manager);
-    return (await this.find(id, manager))!;
+    return toUserDto(await this.repo.insertGuest(randomUUID(), guestNickname(), manager));
   }
 
   async find(id: string, manager?: EntityManager): Promise<UserDto | undefined> {

@@ -46,7 +46,10 @@ export class AuthService {
   guest(): Promise<TokensDto> {
     return this.counted('guest', async () => {
       const user = await this.accounts.createGuest();
-      return { ...(await this.tokens.issue(user.id)), user };
+      return {
+        ...(await this.tokens.issue(user.id, undefined, undefined, { newUser: true })),
+        user,
+      };
     });
   }
 

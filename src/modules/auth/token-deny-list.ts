@@ -44,14 +44,15 @@ export class TokenDenyList implements OnApplicationBootstrap {
   private rebuilding?: Promise<void>;
   private readonly resetListeners: (() => void)[] = [];
 
+  /** Built once: it is read on every authenticated request. */
+  private readonly key: string;
+
   constructor(
     private readonly redis: RedisService,
     private readonly tokens: RefreshTokensRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
-
-  private get key(): string {
-    return this.redis.key('auth', 'deny');
+  ) {
+    this.key = redis.key('auth', 'deny');
   }
 
   /**

@@ -32,6 +32,8 @@ export interface IssuedTokens {
 
 /** How long a looked-up user row is reused by authenticate(). */
 const USER_CACHE_MS = 10_000;
+/** Access tokens whose signature this process has checked (see authenticate). */
+const VERIFIED_TOKENS = 10_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function sha256(value: string): string {
@@ -57,6 +59,14 @@ export class TokenService {
     noDeleteOnStaleGet: true,
   });
 
+  /**
+   * Claims of access tokens already verified here, keyed by the whole token string: the same
+   * bytes carry the same signature, so only the expiry needs checking again. A phone polls with
+   * one token for its whole lifetime; jsonwebtoken's decode and HMAC were most of the guard's
+   * own CPU (docs/benchmarks.md → Issue 12).
+   */
+  private readonly verified = new LRUCache<string, Claims>({ max: VERIFIED_TOKENS });
+
   constructor(
     private readonly jwt: JwtService,
     private readonly tokens: RefreshTokensRepository,
@@ -74,11 +84,15 @@ export class TokenService {
     );
   }
 
-  /** Issues a new pair; a new family (login) unless `familyId` continues one. */
+  /**
+   * Issues a new pair; a new family (login) unless `familyId` continues one. `newUser`: the
+   * account was created just now, so it has no expired tokens to clear.
+   */
   async issue(
     userId: string,
     familyId: string = randomUUID(),
     manager?: EntityManager,
+    opts: { newUser?: boolean } = {},
   ): Promise<IssuedTokens> {
     const accessToken = await this.sign(userId, 'access', familyId, this.config.JWT_ACCESS_TTL);
     const refreshJti = randomUUID();
@@ -90,7 +104,7 @@ export class TokenService {
       refreshJti,
     );
     // Housekeeping: a user's expired tokens are no longer needed, not even for reuse detection.
-    await this.tokens.deleteExpiredOf(userId, manager);
+    if (!opts.newUser) await this.tokens.deleteExpiredOf(userId, manager);
     await this.tokens.insert(
       {
         id: refreshJti,
@@ -150,8 +164,8 @@ export class TokenService {
     return claims as Claims;
   }
 
-  /** The guard's check: a valid access token, not denied, of a user that still exists. */
   /**
+   * The guard's check: a valid access token, not denied, of a user that still exists.
    * Verifies an access token and loads its user. Deleted accounts and revoked logins are caught by
    * the Redis deny list (deletion and merges revoke every family), so the user row may come from a
    * short in-process cache: the hottest endpoint (status polling, twice a second per app) then
@@ -161,11 +175,25 @@ export class TokenService {
   async authenticate(
     token: string,
     opts: { fresh?: boolean } = {},
+    alongside?: () => void,
   ): Promise<{ user: AuthUser; session: AuthSession }> {
-    const claims = await this.verify(token, 'access');
+    let claims = this.verified.get(token);
+    // jsonwebtoken's rule: expired once floor(now in s) >= exp.
+    if (!claims || Date.now() >= claims.exp * 1000) {
+      if (claims) this.verified.delete(token);
+      claims = await this.verify(token, 'access');
+      this.verified.set(token, claims);
+    }
     let denied: boolean;
     try {
-      denied = await this.denyList.isDenied(claims.jti, claims.fam);
+      const check = this.denyList.isDenied(claims.jti, claims.fam);
+      // Issued in the same tick as the ZMSCORE: one write to Redis for both (see JwtAuthGuard).
+      try {
+        alongside?.();
+      } catch {
+        // The route then reads on its own.
+      }
+      denied = await check;
     } catch {
       // Fail closed: without the deny list a logged-out token could still be used.
       throw ProblemException.unavailable('Authentication is temporarily unavailable');

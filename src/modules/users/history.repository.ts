@@ -104,31 +104,29 @@ export class HistoryRepository {
     userId: string,
     timeZone: string,
   ): Promise<{ analyses: number; categories: Record<string, number>; daysDesc: string[] }> {
-    const [totals, categories, days] = await Promise.all([
-      this.dataSource.query(
-        `SELECT count(*)::int AS n FROM users.history WHERE user_id = $1 AND status = 'completed'`,
-        [userId],
-      ) as Promise<{ n: number }[]>,
-      this.dataSource.query(
-        `SELECT item->>'categoryId' AS category_id, count(*)::int AS n
-           FROM users.history h, jsonb_array_elements(h.items) AS item
-          WHERE h.user_id = $1 AND h.status = 'completed' AND item ? 'categoryId'
-          GROUP BY 1`,
-        [userId],
-      ) as Promise<{ category_id: string; n: number }[]>,
-      this.dataSource.query(
-        `SELECT DISTINCT to_char(created_at AT TIME ZONE '${timeZone}', 'YYYY-MM-DD') AS day
-           FROM users.history
-          WHERE user_id = $1 AND status = 'completed'
-          ORDER BY day DESC
-          LIMIT 3660`,
-        [userId],
-      ) as Promise<{ day: string }[]>,
-    ]);
+    // One statement (it was three queries on three pooled connections per GET /users/me).
+    const rows = (await this.dataSource.query(
+      `SELECT
+         (SELECT count(*)::int FROM users.history
+           WHERE user_id = $1 AND status = 'completed') AS analyses,
+         (SELECT coalesce(jsonb_object_agg(c.category_id, c.n), '{}'::jsonb)
+            FROM (SELECT item->>'categoryId' AS category_id, count(*)::int AS n
+                    FROM users.history h, jsonb_array_elements(h.items) AS item
+                   WHERE h.user_id = $1 AND h.status = 'completed' AND item ? 'categoryId'
+                   GROUP BY 1) c) AS categories,
+         (SELECT coalesce(array_agg(d.day ORDER BY d.day DESC), '{}'::text[])
+            FROM (SELECT DISTINCT to_char(created_at AT TIME ZONE '${timeZone}', 'YYYY-MM-DD') AS day
+                    FROM users.history
+                   WHERE user_id = $1 AND status = 'completed'
+                   ORDER BY day DESC
+                   LIMIT 3660) d) AS days`,
+      [userId],
+    )) as { analyses: number; categories: Record<string, number>; days: string[] }[];
+    const r = rows[0];
     return {
-      analyses: totals[0]?.n ?? 0,
-      categories: Object.fromEntries(categories.map((c) => [c.category_id, c.n])),
-      daysDesc: days.map((d) => d.day),
+      analyses: r?.analyses ?? 0,
+      categories: r?.categories ?? {},
+      daysDesc: r?.days ?? [],
     };
   }
 

@@ -2,6 +2,7 @@ import {
   Body,
   Controller,
   Get,
+  Header,
   Headers,
   HttpCode,
   Param,
@@ -28,7 +29,7 @@ import { APP_CONFIG, AppConfig } from '../../core/config/app-config';
 import { ProblemException } from '../../core/http/problem';
 import { RateLimited } from '../../core/http/rate-limit.guard';
 import { RateLimitService } from '../../core/http/rate-limit.service';
-import { JwtAuthGuard } from '../auth';
+import { JwtAuthGuard, Prefetched, PrefetchWithAuth } from '../auth';
 import { AuthSession, AuthUser, CurrentSession, CurrentUser } from '../auth';
 import { AnalysisService } from './analysis.service';
 import { AnalyzeDto } from './dto/analyze.dto';
@@ -90,8 +91,19 @@ export class WasteController {
   @Get('status/:jobId')
   @ApiOperation({ summary: 'The job (cheap enough to poll every 0.5 s)' })
   @ApiOkResponse({ type: JobDto })
-  status(@CurrentUser() user: AuthUser, @Param('jobId', uuid) jobId: string): Promise<JobView> {
-    return this.jobs.readView(jobId, user.id);
+  // The Job's JSON as the snapshot stores it (JobsService.readView): not parsed and re-serialized.
+  @Header('Content-Type', 'application/json; charset=utf-8')
+  // The snapshot is read in the same Redis round trip as the guard's deny-list check.
+  @PrefetchWithAuth({
+    provider: JobsService,
+    read: (jobs, req) => jobs.prefetchView((req.params as { jobId?: unknown }).jobId),
+  })
+  status(
+    @CurrentUser() user: AuthUser,
+    @Param('jobId', uuid) jobId: string,
+    @Prefetched() snapshot?: Promise<string | null>,
+  ): Promise<string> {
+    return this.jobs.readView(jobId, user.id, snapshot);
   }
 
   @Post('jobs/:jobId/correction')

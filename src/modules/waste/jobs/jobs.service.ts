@@ -27,6 +27,7 @@ export { STAGE_PROGRESS };
 const ORIGINAL_DELETE_MS = 3_000;
 
 const SNAPSHOT_TTL_S = 24 * 3600;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Jobs whose snapshot write failed, kept to re-publish when Redis is back (bounded memory). */
 const MAX_UNPUBLISHED = 10_000;
 const SET_IF_NEWER = `
@@ -37,6 +38,56 @@ if cur then
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 return 1`;
+
+/** The main connection with SET_IF_NEWER defined on it (EVALSHA; EVAL once per Redis). */
+type WithSetIfNewer = RedisService['client'] & {
+  wasteSnapshotSetIfNewer(
+    key: string,
+    snapshot: string,
+    version: number,
+    ttlSeconds: number,
+  ): Promise<number>;
+};
+
+/**
+ * The start of a snapshot as publish() writes it: JSON.stringify of { userId, version, job } with
+ * job in toView's key order. Matched, it gives the fields a status poll checks without parsing
+ * the whole job (its result is most of the text).
+ */
+const SNAPSHOT_HEAD =
+  /^\{"userId":"([^"\\]*)","version":(\d+),"job":\{"jobId":"[^"\\]*","status":"([a-z_]+)","stage":(?:null|"[a-z]+"),"progress":\d+,"createdAt":"[^"\\]*","updatedAt":"([^"\\]*)",/;
+
+interface SnapshotHead {
+  userId: string;
+  version: number;
+  status: JobStatus;
+  updatedAt: string;
+  /** The job as the API's JSON (the stored text as it is, when the head matched). */
+  jobJson(): string;
+}
+
+/** Reads a stored snapshot: by its head when it has publish()'s layout, else parsed whole. */
+export function snapshotHead(raw: string): SnapshotHead {
+  const m = SNAPSHOT_HEAD.exec(raw);
+  if (m) {
+    return {
+      userId: m[1],
+      version: Number(m[2]),
+      status: m[3] as JobStatus,
+      updatedAt: m[4],
+      // `"job":` first follows the head matched above; the text ends with the outer brace.
+      jobJson: () => raw.slice(raw.indexOf(',"job":') + 7, -1),
+    };
+  }
+  const snap = JSON.parse(raw) as { userId: string; version?: number; job: JobView };
+  return {
+    userId: snap.userId,
+    version: Number(snap.version ?? 0),
+    status: snap.job.status,
+    updatedAt: snap.job.updatedAt,
+    jobJson: () => JSON.stringify(snap.job),
+  };
+}
 
 export function toView(j: JobEntity): JobView {
   return {
@@ -81,6 +132,11 @@ export class JobsService {
     // Back from a blip that kept Redis's data: the snapshots (and events, best-effort) of jobs
     // that changed meanwhile are written again at once, not only on the next stale read.
     this.redis.client.on('ready', () => void this.republish());
+    // By SHA on every state change instead of sending (and hashing) the script's text.
+    this.redis.client.defineCommand('wasteSnapshotSetIfNewer', {
+      numberOfKeys: 1,
+      lua: SET_IF_NEWER,
+    });
   }
 
   private async republish(): Promise<void> {
@@ -123,21 +179,26 @@ export class JobsService {
    * best-effort, so a job that ended while Redis was unreachable would otherwise answer its old
    * state until the snapshot expires (docs/messaging.md → What a client sees).
    */
-  async readView(jobId: string, userId: string): Promise<JobView> {
+  async readView(
+    jobId: string,
+    userId: string,
+    prefetched?: Promise<string | null>,
+  ): Promise<string> {
     try {
-      const raw = await this.redis.client.get(this.snapshotKey(jobId));
+      const raw = await (prefetched ?? this.redis.client.get(this.snapshotKey(jobId)));
       if (raw) {
-        const snap = JSON.parse(raw) as { userId: string; version?: number; job: JobView };
-        if (snap.userId !== userId) throw ProblemException.notFound('Job');
-        const age = Date.now() - Date.parse(snap.job.updatedAt);
+        const head = snapshotHead(raw);
+        if (head.userId !== userId) throw ProblemException.notFound('Job');
+        const age = Date.now() - Date.parse(head.updatedAt);
         if (
-          TERMINAL.includes(snap.job.status) ||
+          TERMINAL.includes(head.status) ||
           !(age > this.config.JOB_SNAPSHOT_RECHECK_MS) ||
           this.rechecked.has(jobId)
         ) {
-          return snap.job;
+          return head.jobJson();
         }
-        return await this.recheck(snap.job, Number(snap.version ?? 0), userId);
+        const view = JSON.parse(head.jobJson()) as JobView;
+        return JSON.stringify(await this.recheck(view, head.version, userId));
       }
     } catch (err) {
       if (err instanceof ProblemException) throw err;
@@ -145,7 +206,19 @@ export class JobsService {
         `status snapshot unavailable, reading PostgreSQL: ${(err as Error).message}`,
       );
     }
-    return toView(await this.getOwned(jobId, userId));
+    return JSON.stringify(toView(await this.getOwned(jobId, userId)));
+  }
+
+  /**
+   * Starts the snapshot read of a status poll alongside the guard's deny-list check (one Redis
+   * round trip for both: JwtAuthGuard → PrefetchWithAuth); `readView` takes the result. Nothing
+   * for a job id that is not a UUID (the route answers 404 without reading).
+   */
+  prefetchView(jobId: unknown): Promise<string | null> | undefined {
+    if (typeof jobId !== 'string' || !UUID.test(jobId)) return undefined;
+    const read = this.redis.client.get(this.snapshotKey(jobId));
+    read.catch(() => undefined); // awaited (and its error handled) by readView, if it runs
+    return read;
   }
 
   /** PostgreSQL's state if it is newer than the snapshot (re-published); the snapshot if down. */
@@ -317,21 +390,22 @@ export class JobsService {
 
   async publish(job: JobEntity): Promise<void> {
     const view = toView(job);
+    // Only a newer version replaces the snapshot: concurrent stages may finish out of order.
+    const write = (this.redis.client as WithSetIfNewer).wasteSnapshotSetIfNewer(
+      this.snapshotKey(job.id),
+      JSON.stringify({ userId: job.userId, version: job.version, job: view }),
+      job.version,
+      SNAPSHOT_TTL_S,
+    );
+    // Same tick, same connection: the event rides in the snapshot's write, right after it.
+    const emitted = this.events.emit({ userId: job.userId, version: job.version, job: view });
     try {
-      // Only a newer version replaces the snapshot: concurrent stages may finish out of order.
-      await this.redis.client.eval(
-        SET_IF_NEWER,
-        1,
-        this.snapshotKey(job.id),
-        JSON.stringify({ userId: job.userId, version: job.version, job: view }),
-        job.version,
-        SNAPSHOT_TTL_S,
-      );
+      await write;
     } catch (err) {
       this.logger.warn(`snapshot for ${job.id} not written: ${(err as Error).message}`);
       if (this.unpublished.size < MAX_UNPUBLISHED) this.unpublished.add(job.id);
     }
-    await this.events.emit({ userId: job.userId, version: job.version, job: view });
+    await emitted;
   }
 
   async forgetSnapshot(jobId: string): Promise<void> {

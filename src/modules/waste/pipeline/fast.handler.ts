@@ -145,17 +145,18 @@ export class FastPipelineHandlers implements TaskFailureListener {
 
   @TaskHandler(RoutingKey.WasteSave)
   async save(task: SaveTask): Promise<void> {
-    const job = await this.jobs.get(task.jobId);
-    if (!job || job.status !== 'processing' || !job.result) return; // ended already: redelivery
+    // No read first: the guarded UPDATE only applies to a processing job whose part is still
+    // pending (a job that ended, or a redelivered part, matches nothing), and the read below
+    // is needed only when it did not apply.
     const written =
       task.part === 'coaching'
-        ? await this.jobs.saveCoaching(job.id, {
+        ? await this.jobs.saveCoaching(task.jobId, {
             coaching: task.coaching,
             schedule: task.schedule ?? null,
             coachingMs: task.coachingMs,
           })
-        : await this.jobs.saveNearby(job.id, { nearby: task.nearby, nearbyMs: task.nearbyMs });
-    const current = written ?? (await this.jobs.get(job.id));
+        : await this.jobs.saveNearby(task.jobId, { nearby: task.nearby, nearbyMs: task.nearbyMs });
+    const current = written ?? (await this.jobs.get(task.jobId));
     if (!current || current.status !== 'processing' || !current.result?.coaching) return;
     if (current.lat !== null && current.result.nearby === null) return; // the other part is still coming
     await this.complete(current);
