@@ -183,7 +183,10 @@ export class WorkersThreadHost implements BeforeApplicationShutdown, OnApplicati
   }
 
   /** Starts the thread and resolves once its application is up (consumers attached). */
-  async start(onCrash: (reason: string) => void, script = WORKERS_THREAD_SCRIPT): Promise<void> {
+  async start(
+    onCrash: (reason: string) => void,
+    script: string | URL = WORKERS_THREAD_SCRIPT,
+  ): Promise<void> {
     const data: WorkersThreadData = { config: this.config };
     this.thread = new WorkersThread(script, data, (reason) => {
       this.logger.error(`the workers thread died (${reason})`);
