@@ -9,7 +9,8 @@
 // `npm start`'s role), --peer DIR (or BENCH_PEER; default ../shared/peers/seedstack from the
 // repo root), --no-peer, --vision MS (3000) --llm MS (5000): the stand-ins' fixed latencies,
 // --no-report (skip docs/benchmarks.md), --keep, --dist DIR (another build's dist/, e.g. an
-// earlier commit's, for a before/after).
+// earlier commit's, for a before/after), --threads auto|on|off (ALL_ROLE_THREADS of the `all`
+// role: its workers in a worker thread or on the API's event loop; default: the app's, auto).
 //
 // CPU per job is read from /proc for each group of processes: the app (our roles; the peer's
 // uvicorn + Celery process group), PostgreSQL (the backends connected to the system's own
@@ -42,6 +43,7 @@ const DURATION_S = Number(opt('duration', '60'));
 const VISION_MS = Number(opt('vision', '3000'));
 const LLM_MS = Number(opt('llm', '5000'));
 const TOPOLOGY = opt('topology', 'all');
+const THREADS = opt('threads', undefined);
 const peerOpt = opt('peer', process.env.BENCH_PEER ?? '../shared/peers/seedstack');
 /** A relative --peer is taken from the repo root, or (in a git worktree) from the main checkout's. */
 function peerDir() {
@@ -71,7 +73,18 @@ const S = {
   vision: `${VISION_MS}-${VISION_MS}`,
   llm: `${LLM_MS}-${LLM_MS}`,
   visionTimeoutMs: VISION_MS + 5000,
+  threads: THREADS,
 };
+
+/** The busiest threads of the app's processes over a window, in cores: "main 0.71 · 0.52 · 0.05". */
+function busiestThreads(before, after, wallS) {
+  const first = new Map(before.map((t) => [`${t.pid}/${t.tid}`, t.cpuS]));
+  const used = after
+    .map((t) => ({ ...t, d: t.cpuS - (first.get(`${t.pid}/${t.tid}`) ?? 0) }))
+    .sort((a, b) => b.d - a.d)
+    .slice(0, 3);
+  return used.map((t) => `${t.main ? `${t.role} main ` : ''}${round(t.d / wallS, 2)}`).join(' · ');
+}
 
 function meterSet(pidsOfApp, db, dbName, redisPid, rabbitPids, standins) {
   return [
@@ -89,7 +102,7 @@ const GROUPS = ['app', 'postgres', 'rabbitmq', 'redis', 'stand-ins', 'driver'];
 function markdown(run) {
   const m = run.machine;
   const L = [
-    `### ${run.startedAt.slice(0, 16).replace('T', ' ')} UTC — steady arrival (${run.topology}${run.peerDir ? ', peer side by side' : ''})`,
+    `### ${run.startedAt.slice(0, 16).replace('T', ' ')} UTC — steady arrival (${run.topology}${run.threads ? `, ALL_ROLE_THREADS=${run.threads}` : ''}${run.peerDir ? ', peer side by side' : ''})`,
     '',
     `Machine: ${m.cpus} × ${m.model}, ${m.memGb} GB, Node ${m.node}, load average at start ${m.loadavg}. Commit \`${m.commit}\`${m.dirty ? ' (+ uncommitted src changes)' : ''}. ${run.durationS} s of arrivals per rate; vision ${VISION_MS} ms, LLM ${LLM_MS} ms (fixed); every photo new to both systems (caches emptied per rate); every ${10}th user polls every 50 ms. Wall time ${run.wallS} s.`,
     '',
@@ -153,6 +166,12 @@ function markdown(run) {
           x.maxRssMb.redis,
         ]);
   L.push(table(cpu));
+  const threadLines = run.rates.filter((r) => r.ours.threadCores);
+  if (threadLines.length)
+    L.push(
+      '',
+      `Busiest threads of our app (cores, over the rate's window): ${threadLines.map((r) => `R=${r.rate}: ${r.ours.threadCores}`).join('; ')}.`,
+    );
   L.push(
     '',
     '**Targets** (issue 12, item 2)',
@@ -226,6 +245,7 @@ async function main() {
       log(`R=${rate}: ours`);
       await clearImageCache(iso);
       const since = new Date();
+      const threads0 = await sys.threadCpu();
       const ours = await runRate({
         base: sys.base,
         rate,
@@ -236,11 +256,12 @@ async function main() {
         llmMs: LLM_MS,
         log,
       });
+      ours.threadCores = busiestThreads(threads0, await sys.threadCpu(), ours.wallS);
       const check = await verify(db, ours.journeys, { drainMs: 30_000, since });
       if (!check.ok) ok = false;
       delete ours.journeys;
       log(
-        `R=${rate} ours: ${ours.completed}/${ours.users} completed, submit ${fmtDist(ours.submit)}, poll ${fmtDist(ours.poll)}, overhead ${fmtDist(ours.overhead)}`,
+        `R=${rate} ours: ${ours.completed}/${ours.users} completed, submit ${fmtDist(ours.submit)}, poll ${fmtDist(ours.poll)}, overhead ${fmtDist(ours.overhead)}; busiest threads (cores) ${ours.threadCores}`,
       );
       let peerR;
       if (peer) {
@@ -272,6 +293,7 @@ async function main() {
       wallS: round((Date.now() - startedAt.getTime()) / 1000),
       machine: m,
       topology: TOPOLOGY,
+      threads: THREADS ?? null,
       durationS: DURATION_S,
       settings: { ...S, rates: RATES },
       peerDir: PEER_DIR,

@@ -2,6 +2,7 @@
 // and RabbitMQ, with local-disk storage. Checks each service first and says how to start the
 // one that is down; creates the database if it is missing; then runs dist/main.js.
 import { createConnection } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
@@ -73,7 +74,15 @@ if (!rowCount) {
 }
 await client.end();
 
+// src/app/threads.ts decides the same way: the workers in a thread of their own from 2 cores on.
+const threads = process.env.ALL_ROLE_THREADS ?? 'auto';
+const layout =
+  process.env.APP_ROLE === 'all'
+    ? threads === 'on' || (threads === 'auto' && availableParallelism() >= 2)
+      ? ', API on the main thread, workers in a worker thread'
+      : ', API and workers on one thread'
+    : '';
 console.warn(
-  `starting waste-coach (APP_ROLE=${process.env.APP_ROLE}) — API http://localhost:${process.env.PORT ?? 3000}/api/v1, docs http://localhost:${process.env.PORT ?? 3000}/docs`,
+  `starting waste-coach (APP_ROLE=${process.env.APP_ROLE}${layout}) — API http://localhost:${process.env.PORT ?? 3000}/api/v1, docs http://localhost:${process.env.PORT ?? 3000}/docs`,
 );
 await import(join(root, 'dist', 'main.js'));

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,10 @@ export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const log = (...a) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
 
 export class System {
-  /** settings: { visionTimeoutMs } of the run. */
+  /**
+   * settings: { visionTimeoutMs, threads? } of the run; `threads` is ALL_ROLE_THREADS of the `all`
+   * role (auto | on | off; unset: the app's default, auto).
+   */
   constructor(iso, distDir, standins, settings) {
     this.settings = settings;
     this.iso = iso;
@@ -59,6 +62,7 @@ export class System {
       SSE_MAX_STREAMS_PER_IP: '0',
       LOCATIONS_SAMPLE_DATA: 'false',
       TRUSTED_PROXY_HOPS: '0',
+      ...(this.settings.threads ? { ALL_ROLE_THREADS: this.settings.threads } : {}),
       ...this.iso.env,
       // BENCH_APP_X=v sets X=v in every role (e.g. BENCH_APP_PREFETCH_FAST=16).
       ...Object.fromEntries(
@@ -182,6 +186,35 @@ export class System {
     fresh.restarts = old.restarts + 1;
     this.roles[this.roles.indexOf(old)] = fresh;
     (this.retired ??= []).push(old);
+  }
+
+  /**
+   * CPU seconds so far of every thread of every role process, from /proc/<pid>/task/<tid>/stat:
+   * [{ role, pid, tid, comm, main, cpuS }]. Node names its JS worker threads and libuv's pool
+   * "node" alike; the busy ones are the event loops (main, and the `all` role's workers thread).
+   */
+  async threadCpu() {
+    const out = [];
+    for (const r of this.roles) {
+      const tids = await readdir(`/proc/${r.pid}/task`).catch(() => []);
+      for (const tid of tids) {
+        try {
+          const s = await readFile(`/proc/${r.pid}/task/${tid}/stat`, 'utf8');
+          const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+          out.push({
+            role: r.name,
+            pid: r.pid,
+            tid: Number(tid),
+            comm: s.slice(s.indexOf('(') + 1, s.lastIndexOf(')')),
+            main: Number(tid) === r.pid,
+            cpuS: (Number(f[11]) + Number(f[12])) / 100,
+          });
+        } catch {
+          /* the thread ended */
+        }
+      }
+    }
+    return out;
   }
 
   async metrics() {

@@ -11,9 +11,14 @@ import { ExternalPipelineHandlers } from '../modules/waste/pipeline/external.han
 import { FastPipelineHandlers } from '../modules/waste/pipeline/fast.handler';
 import { WasteController } from '../modules/waste/waste.controller';
 import { roleParts } from './app.module';
+import { SampleScheduleLoader } from '../modules/recycling/schedules/sample-schedule.loader';
+import { PipelineExpiryHandler } from '../modules/waste/pipeline/expiry.handler';
 
-const parts = (role: AppRole, env: Record<string, string> = {}) =>
-  roleParts(loadConfig({ APP_ROLE: role, JWT_SECRET: 'x'.repeat(32), ...env }));
+const parts = (
+  role: AppRole,
+  env: Record<string, string> = {},
+  extras: { withoutWorkers?: boolean } = {},
+) => roleParts(loadConfig({ APP_ROLE: role, JWT_SECRET: 'x'.repeat(32), ...env }), extras);
 
 describe('roleParts: what each role runs', () => {
   it('api serves every route group and runs no handler', () => {
@@ -54,5 +59,25 @@ describe('roleParts: what each role runs', () => {
     expect(parts('api', { LOCATIONS_SAMPLE_DATA: 'true' }).providers).not.toContain(
       SampleDataLoader,
     );
+  });
+
+  it('all on two threads: the API half runs what `all` does once, the workers role the rest', () => {
+    const env = { LOCATIONS_SAMPLE_DATA: 'true', SCHEDULES_SAMPLE_DATA: 'true' };
+    const whole = parts('all', env);
+    const api = parts('all', env, { withoutWorkers: true });
+    const workers = parts('workers', env);
+    expect(api.controllers).toEqual(whole.controllers);
+    expect(api.imports).toEqual([]);
+    expect(api.providers).toEqual(
+      expect.arrayContaining([SampleDataLoader, SampleScheduleLoader, PipelineExpiryHandler]),
+    );
+    expect(api.providers).not.toContain(FastPipelineHandlers);
+    expect(workers.controllers).toEqual([]);
+    expect(workers.imports).toEqual([BeatModule]);
+    expect(workers.providers).not.toContain(SampleDataLoader);
+    expect(workers.providers).not.toContain(SampleScheduleLoader);
+    // Together: exactly the whole role (the expiry consumer runs in both, as competing consumers).
+    const union = new Set([...api.providers, ...workers.providers]);
+    expect(union).toEqual(new Set(whole.providers));
   });
 });

@@ -1,7 +1,13 @@
 import { DynamicModule, Module, ModuleMetadata, Provider, Type } from '@nestjs/common';
 import { AppConfig } from '../core/config/app-config';
 import { ConfigModule } from '../core/config/config.module';
-import { API_MODULES, ApiModuleName, AppRole, runsWorker, servesHttp } from '../core/config/roles';
+import {
+  API_MODULES,
+  ApiModuleName,
+  runsWorker,
+  servesHttp,
+  WorkerCapability,
+} from '../core/config/roles';
 import { DatabaseModule } from '../core/database/database.module';
 import { MessageSchemas } from '../core/messaging/messages';
 import { MessagingModule } from '../core/messaging/messaging.module';
@@ -48,6 +54,12 @@ export interface AppModuleExtras {
   withoutFeatures?: boolean;
   /** The payload schema of each routing key, instead of MESSAGES (probe handlers take their own). */
   messages?: MessageSchemas;
+  /**
+   * The `all` role's API half: its worker capabilities run in a worker thread as the `workers`
+   * role (ALL_ROLE_THREADS, src/app/threads.ts), so this application consumes no work queue.
+   * What `all` does once (migrations, sample data) stays here.
+   */
+  withoutWorkers?: boolean;
 }
 
 interface Parts {
@@ -85,7 +97,7 @@ const API_PARTS: Record<ApiModuleName, Parts> = {
 };
 
 /** What each worker capability runs: the task handlers of its queues, or the clock. */
-const WORKER_PARTS: Record<Exclude<AppRole, 'api' | 'all'>, Parts> = {
+const WORKER_PARTS: Record<WorkerCapability, Parts> = {
   fast: { providers: [FastPipelineHandlers] },
   external: { providers: [ExternalPipelineHandlers, visionProvider] },
   bulk: {
@@ -96,7 +108,10 @@ const WORKER_PARTS: Record<Exclude<AppRole, 'api' | 'all'>, Parts> = {
 };
 
 /** The parts a role runs, from the lists above. */
-export function roleParts(config: AppConfig): Required<Parts> {
+export function roleParts(
+  config: AppConfig,
+  { withoutWorkers = false }: Pick<AppModuleExtras, 'withoutWorkers'> = {},
+): Required<Parts> {
   const role = config.APP_ROLE;
   const chosen: Parts[] = [];
   if (servesHttp(role)) {
@@ -109,7 +124,7 @@ export function roleParts(config: AppConfig): Required<Parts> {
   // is down, the others still do it (docs/messaging.md → Expired messages).
   if (role !== 'beat') chosen.push({ providers: [PipelineExpiryHandler] });
   for (const worker of ['fast', 'external', 'bulk', 'beat'] as const) {
-    if (runsWorker(role, worker)) chosen.push(WORKER_PARTS[worker]);
+    if (runsWorker(role, worker) && !withoutWorkers) chosen.push(WORKER_PARTS[worker]);
   }
   // The one-process developer role loads the sample collection points on boot.
   if (role === 'all' && config.LOCATIONS_SAMPLE_DATA)
@@ -135,7 +150,7 @@ export class AppModule {
     const role = config.APP_ROLE;
     const usesDatabase = role !== 'beat';
     const features = usesDatabase && !extras.withoutFeatures;
-    const parts = roleParts(config);
+    const parts = roleParts(config, extras);
     return {
       module: AppModule,
       imports: [
@@ -143,7 +158,8 @@ export class AppModule {
         LoggingModule,
         ObservabilityModule,
         RedisModule,
-        MessagingModule.forRole(role, extras.messages),
+        // The API half of a threaded `all` consumes what `api` consumes: no work queue.
+        MessagingModule.forRole(extras.withoutWorkers ? 'api' : role, extras.messages),
         ...(usesDatabase ? [DatabaseModule.forRoot()] : []),
         ...(features ? FEATURE_MODULES : []),
         ...(extras.withoutFeatures ? [] : [OpsModule]),

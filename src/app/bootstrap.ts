@@ -128,8 +128,14 @@ export async function startApp(
   return { app, http: app, config, url: `http://127.0.0.1:${port}`, close: () => app.close() };
 }
 
-/** Process entry: load config (exit 1 naming each bad variable), then start the role. */
-export async function runProcess(entry: 'main' | 'worker'): Promise<RunningApp | undefined> {
+/**
+ * Process entry: load config (exit 1 naming each bad variable), then start the role with `start`
+ * (src/main.ts passes startAllRole, which may split `all` over two threads: src/app/threads.ts).
+ */
+export async function runProcess(
+  entry: 'main' | 'worker',
+  start: (config: AppConfig) => Promise<RunningApp> = startApp,
+): Promise<RunningApp | undefined> {
   let config: AppConfig;
   try {
     config = loadConfig();
@@ -147,7 +153,7 @@ export async function runProcess(entry: 'main' | 'worker'): Promise<RunningApp |
     process.exit(1);
   }
   try {
-    return await startApp(config);
+    return await start(config);
   } catch (err) {
     console.error(
       `waste-coach (${config.APP_ROLE}) failed to start: ${err instanceof Error ? err.message : String(err)}`,

@@ -84,7 +84,8 @@ describe('each role builds every module, route and task handler exactly once', (
   afterAll(() => iso.cleanup());
 
   // `all` first: it migrates the database the other roles then use.
-  it.each<AppRole>(['all', 'api', 'fast', 'external', 'bulk', 'beat'])('%s', async (role) => {
+  const ROLES: AppRole[] = ['all', 'api', 'fast', 'external', 'bulk', 'beat', 'workers'];
+  it.each<AppRole>(ROLES)('%s', async (role) => {
     const app = await bootRole(iso, { APP_ROLE: role, LOCATIONS_SAMPLE_DATA: 'true' });
     try {
       const g = graph(app);
@@ -96,7 +97,7 @@ describe('each role builds every module, route and task handler exactly once', (
           role === 'beat' ? 0 : 1,
         ]);
       }
-      expect(g.moduleCount(BeatModule)).toBe(role === 'beat' || role === 'all' ? 1 : 0);
+      expect(g.moduleCount(BeatModule)).toBe(['beat', 'all', 'workers'].includes(role) ? 1 : 0);
 
       // What loads data or listens once per process: the knowledge base, the guest-merge
       // listener, the sample collection points, the SSE hub.

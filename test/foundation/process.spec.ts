@@ -68,7 +68,7 @@ describe('processes: bad configuration and graceful shutdown (compiled dist/)', 
     const r = await finish(run('dist/main.js', { ...iso.env, APP_ROLE: 'wizard' }));
     expect(r.code).toBe(1);
     expect(r.err).toContain(
-      'APP_ROLE: expected one of api, fast, external, bulk, beat, all (got "wizard")',
+      'APP_ROLE: expected one of api, fast, external, bulk, beat, workers, all (got "wizard")',
     );
   });
 

@@ -71,6 +71,12 @@ export const envSchema = z.object({
       errorMap: () => ({ message: `expected one of ${APP_ROLES.join(', ')}` }),
     })
     .default('all'),
+  /**
+   * `all` role only: `auto` runs the worker capabilities in a worker thread beside the API's
+   * event loop when the machine has ≥ 2 cores, `on` always, `off` never (one event loop).
+   * See docs/architecture.md → Roles and src/app/threads.ts.
+   */
+  ALL_ROLE_THREADS: z.enum(['auto', 'on', 'off']).default('auto'),
   NODE_ENV: z.string().default('development'),
   BIND_HOST: z.string().min(1).default('0.0.0.0'),
   PORT: int(0, 65535).default(3000),

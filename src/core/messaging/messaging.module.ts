@@ -16,6 +16,7 @@ export const ROLE_QUEUES: Record<AppRole, QueueName[]> = {
   external: [QueueName.External],
   bulk: [QueueName.Bulk, QueueName.Sched],
   beat: [],
+  workers: [QueueName.Fast, QueueName.External, QueueName.Bulk, QueueName.Sched],
   all: [QueueName.Fast, QueueName.External, QueueName.Bulk, QueueName.Sched],
 };
 

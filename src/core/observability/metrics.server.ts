@@ -12,6 +12,18 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { HealthService } from './health.service';
 import { Metrics } from './metrics';
 
+/** False in the `all` role's workers thread: the main thread serves the process's port. */
+let servesHere = true;
+
+/**
+ * Called by the `all` role's workers thread (src/app/workers-thread.ts) before it starts: the
+ * main thread serves METRICS_PORT for the whole process and asks this thread for its readiness
+ * and metrics (src/app/threads.ts), so the port is not bound twice.
+ */
+export function metricsServedByMainThread(): void {
+  servesHere = false;
+}
+
 /**
  * A small HTTP server on METRICS_PORT for every role: /metrics (Prometheus), /health/live and
  * /health/ready. Worker roles have no API port, so their probes come here too. Not behind the
@@ -35,6 +47,7 @@ export class MetricsServer
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    if (!servesHere) return;
     this.server = createServer((req, res) => {
       void this.handle(req.url ?? '/').then(({ status, type, body }) => {
         res.writeHead(status, { 'Content-Type': type }).end(body);
@@ -53,7 +66,8 @@ export class MetricsServer
       return {
         status: 200,
         type: this.metrics.registry.contentType,
-        body: await this.metrics.registry.metrics(),
+        // With the `all` role's worker thread's metrics merged in (src/app/threads.ts).
+        body: await this.metrics.scrape(),
       };
     }
     if (path === '/health/live') {

@@ -1,5 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import {
+  AggregatorRegistry,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+} from 'prom-client';
 
 /**
  * The process's Prometheus registry. One per process (collectDefaultMetrics may only run once
@@ -29,9 +36,45 @@ const taskDuration = new Histogram({
   registers: [registry],
 });
 
+/** A registry's metrics as JSON (what `Registry.getMetricsAsJSON` returns). */
+export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+/** Another event loop's metrics in this process (the `all` role's worker thread). */
+let sources: (() => Promise<MetricsJson>)[] = [];
+
+/**
+ * This thread's metrics as JSON for the main thread to merge: without `process_*`, which are of
+ * the whole process (CPU, RSS, file descriptors) and which the main thread already reports.
+ */
+export async function threadMetricsJson(): Promise<MetricsJson> {
+  const all = await registry.getMetricsAsJSON();
+  return all.filter((m) => !m.name.startsWith('process_'));
+}
+
 @Injectable()
 export class Metrics {
   readonly registry = registry;
+
+  /**
+   * Merges another thread's metrics into every scrape of this one (src/app/threads.ts). A source
+   * that fails is left out of that scrape; this thread's own metrics are always served.
+   */
+  addSource(source: () => Promise<MetricsJson>): () => void {
+    sources.push(source);
+    return () => (sources = sources.filter((s) => s !== source));
+  }
+
+  /**
+   * The Prometheus text of /metrics: this registry, merged with the other threads' by prom-client's
+   * AggregatorRegistry (counters and histograms summed per label set, gauges by their
+   * aggregator: see `gauge` below; the default nodejs_* metrics by prom-client's own).
+   */
+  async scrape(): Promise<string> {
+    if (!sources.length) return registry.metrics();
+    const others = await Promise.all(sources.map((s) => s().catch(() => [] as MetricsJson)));
+    const own = await registry.getMetricsAsJSON();
+    return AggregatorRegistry.aggregate([own, ...others]).metrics();
+  }
 
   observeHttp(method: string, route: string, status: number, seconds: number): void {
     httpDuration.labels(method, route, String(status)).observe(seconds);
@@ -62,6 +105,11 @@ export class Metrics {
     );
   }
 
+  /**
+   * The gauges registered here read shared state (the broker, PostgreSQL, Redis), the same from
+   * every thread that reads it: when /metrics merges two threads' copies it keeps their max, not
+   * their sum.
+   */
   gauge<L extends string>(
     name: string,
     help: string,
@@ -70,7 +118,14 @@ export class Metrics {
   ): Gauge<L> {
     return (
       (registry.getSingleMetric(name) as Gauge<L>) ??
-      new Gauge({ name, help, labelNames, registers: [registry], ...(collect ? { collect } : {}) })
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers: [registry],
+        aggregator: 'max',
+        ...(collect ? { collect } : {}),
+      })
     );
   }
 }
