@@ -104,7 +104,7 @@ function markdown(run) {
   const L = [
     `### ${run.startedAt.slice(0, 16).replace('T', ' ')} UTC — steady arrival (${run.topology}${run.threads ? `, ALL_ROLE_THREADS=${run.threads}` : ''}${run.peerDir ? ', peer side by side' : ''})`,
     '',
-    `Machine: ${m.cpus} × ${m.model}, ${m.memGb} GB, Node ${m.node}, load average at start ${m.loadavg}. Commit \`${m.commit}\`${m.dirty ? ' (+ uncommitted src changes)' : ''}. ${run.durationS} s of arrivals per rate; vision ${VISION_MS} ms, LLM ${LLM_MS} ms (fixed); every photo new to both systems (caches emptied per rate); every ${10}th user polls every 50 ms. Wall time ${run.wallS} s.`,
+    `Machine: ${m.cpus} × ${m.model}, ${m.memGb} GB, Node ${m.node}, load average at start ${m.loadavg}. Commit \`${m.commit}\`${m.dirty ? ' (+ uncommitted src changes)' : ''}. ${run.durationS} s of arrivals per rate; vision ${VISION_MS} ms, LLM ${LLM_MS} ms (fixed); every photo new to both systems (caches emptied per rate); every ${10}th user polls every 50 ms (a probe: guidance and overhead are read from the probes; a 0.5 s poller adds up to 500 ms of its own schedule, shown apart). Wall time ${run.wallS} s.`,
     '',
     '**Latency** (p50 / p95 / p99, ms) and completion',
     '',
@@ -116,8 +116,9 @@ function markdown(run) {
       'completed',
       'submit (analyze+PUT+complete)',
       'status poll',
-      'guidance − vision',
-      'overhead',
+      'guidance − vision (probes)',
+      'overhead (probes)',
+      'overhead (0.5 s pollers)',
       'other cores (noise)',
     ],
   ];
@@ -135,6 +136,7 @@ function markdown(run) {
         fmtDist(x.poll),
         fmtDist(x.guidanceMinusVision),
         fmtDist(x.overhead),
+        fmtDist(x.overheadAllPollers),
         x.otherCores,
       ]);
     }
@@ -144,6 +146,7 @@ function markdown(run) {
         '**peer ÷ ours (p95)**',
         '',
         ...LATENCIES.map(([k]) => `**${r.ratios[k] ?? '–'}×**`),
+        '',
         '',
       ]);
   }
