@@ -162,7 +162,10 @@ export function registerJsonBody(
     if (raw.has(request.routeOptions.url ?? '')) return done(null, undefined);
     readJsonBody(request.raw, limits).then(
       (body) => done(null, body),
-      (err: Error) => done(err, undefined),
+      // A closed connection has nobody left to answer: the client went away, or the body
+      // deadline already answered 408 and closed it (request-deadline.ts). (Not
+      // `request.raw.destroyed`: a request is destroyed once its body has been read.)
+      (err: Error) => (request.raw.socket?.destroyed === false ? done(err, undefined) : undefined),
     );
   });
 }
