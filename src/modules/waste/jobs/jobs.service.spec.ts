@@ -60,8 +60,9 @@ function setup(opts: { recheckMs?: number } = {}) {
   const onHandlers: Record<string, () => void> = {};
   const client = {
     get: jest.fn((k: string) => Promise.resolve(snapshots.get(k) ?? null)),
-    // The SET_IF_NEWER script, as Redis would run it.
-    eval: jest.fn((_script: string, _n: number, k: string, v: string, version: number) => {
+    defineCommand: jest.fn(),
+    // The SET_IF_NEWER script (defined as a command), as Redis would run it.
+    wasteSnapshotSetIfNewer: jest.fn((k: string, v: string, version: number) => {
       const cur = snapshots.get(k);
       if (cur && (JSON.parse(cur) as { version: number }).version >= version) {
         return Promise.resolve(0);
@@ -120,7 +121,7 @@ describe('JobsService (state machine around the repository)', () => {
     t.repo.startStage.mockResolvedValue(undefined);
     await expect(t.service.startStage(JOB_ID, 'hashing', { download: 4 })).resolves.toBe(undefined);
     expect(t.repo.startStage).toHaveBeenCalledWith(JOB_ID, 'hashing', { download: 4 });
-    expect(t.client.eval).not.toHaveBeenCalled();
+    expect(t.client.wasteSnapshotSetIfNewer).not.toHaveBeenCalled();
     expect(t.events.emit).not.toHaveBeenCalled();
   });
 
@@ -247,7 +248,7 @@ describe('JobsService (state machine around the repository)', () => {
       const boom = new Error('history insert failed');
       await expect(t.service.complete(JOB_ID, 5, () => Promise.reject(boom))).rejects.toBe(boom);
       expect(t.events.emit).not.toHaveBeenCalled();
-      expect(t.client.eval).not.toHaveBeenCalled();
+      expect(t.client.wasteSnapshotSetIfNewer).not.toHaveBeenCalled();
     });
   });
 
@@ -262,7 +263,7 @@ describe('JobsService (state machine around the repository)', () => {
 
     it('a snapshot write that failed is re-published when Redis is ready again', async () => {
       const t = setup();
-      t.client.eval.mockRejectedValueOnce(new Error('Connection is closed.'));
+      t.client.wasteSnapshotSetIfNewer.mockRejectedValueOnce(new Error('Connection is closed.'));
       const failed = job({ status: 'failed', errorCode: 'X', version: 6 });
       t.repo.fail.mockResolvedValue(failed);
       await t.service.fail(JOB_ID, 'X', 'x');
@@ -277,11 +278,16 @@ describe('JobsService (state machine around the repository)', () => {
   });
 
   describe('readView (status polling)', () => {
+    // readView answers the Job's JSON as the route sends it (the snapshot's bytes, unparsed).
+    const read = async (t: ReturnType<typeof setup>, userId = USER_ID) =>
+      JSON.parse(await t.service.readView(JOB_ID, userId)) as Record<string, unknown>;
+    const asSent = (j: JobEntity) => JSON.parse(JSON.stringify(toView(j))) as unknown;
+
     it('answers a fresh snapshot without PostgreSQL', async () => {
       const t = setup();
       const j = job({ updatedAt: new Date() });
       await t.service.publish(j);
-      await expect(t.service.readView(JOB_ID, USER_ID)).resolves.toEqual(toView(j));
+      await expect(read(t)).resolves.toEqual(asSent(j));
       expect(t.repo.get).not.toHaveBeenCalled();
     });
 
@@ -301,7 +307,7 @@ describe('JobsService (state machine around the repository)', () => {
       await t.service.publish(job({ version: 3, updatedAt: old }));
       const ended = job({ version: 5, status: 'failed', errorCode: 'TIMEOUT', updatedAt: old });
       t.repo.get.mockResolvedValue(ended);
-      await expect(t.service.readView(JOB_ID, USER_ID)).resolves.toMatchObject({
+      await expect(read(t)).resolves.toMatchObject({
         status: 'failed',
       });
       expect(t.snapshot()).toMatchObject({ version: 5 });
@@ -320,12 +326,12 @@ describe('JobsService (state machine around the repository)', () => {
       await t.service.publish(waiting);
       t.repo.get.mockResolvedValue(waiting);
       for (let i = 0; i < 5; i++) {
-        await expect(t.service.readView(JOB_ID, USER_ID)).resolves.toMatchObject({
+        await expect(read(t)).resolves.toMatchObject({
           status: 'queued',
         });
       }
       expect(t.repo.get).toHaveBeenCalledTimes(1);
-      expect(t.client.eval).toHaveBeenCalledTimes(1); // not re-published: not newer
+      expect(t.client.wasteSnapshotSetIfNewer).toHaveBeenCalledTimes(1); // not re-published: not newer
     });
 
     it('keeps answering the stale snapshot while PostgreSQL is down', async () => {
@@ -333,7 +339,7 @@ describe('JobsService (state machine around the repository)', () => {
       const j = job({ version: 3, updatedAt: new Date(Date.now() - 60_000) });
       await t.service.publish(j);
       t.repo.get.mockRejectedValue(new Error('connect ECONNREFUSED'));
-      await expect(t.service.readView(JOB_ID, USER_ID)).resolves.toEqual(toView(j));
+      await expect(read(t)).resolves.toEqual(asSent(j));
     });
 
     it('reads PostgreSQL when Redis is unavailable', async () => {
@@ -341,7 +347,7 @@ describe('JobsService (state machine around the repository)', () => {
       t.client.get.mockRejectedValue(new Error('Connection is closed.'));
       const j = job();
       t.repo.get.mockResolvedValue(j);
-      await expect(t.service.readView(JOB_ID, USER_ID)).resolves.toEqual(toView(j));
+      await expect(read(t)).resolves.toEqual(asSent(j));
     });
   });
 });

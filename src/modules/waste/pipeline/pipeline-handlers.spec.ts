@@ -344,7 +344,7 @@ describe('FastPipelineHandlers (download, validate, cache, save) with dependenci
       expect(t.jobs.complete).toHaveBeenCalledTimes(1);
     });
 
-    it('an exact cache hit does not teach the cache again; an ended job is not touched', async () => {
+    it('an exact cache hit does not teach the cache again; an ended job is not completed', async () => {
       const t = setup();
       const hit = { coaching: coachingTask.coaching, cache: { hit: true, kind: 'exact' as const } };
       t.jobs.get.mockResolvedValue(withGuidance(hit));
@@ -353,9 +353,12 @@ describe('FastPipelineHandlers (download, validate, cache, save) with dependenci
       await t.handlers.save(coachingTask);
       expect(t.jobs.complete).toHaveBeenCalledTimes(1);
       expect(t.cache.store).not.toHaveBeenCalled();
+      // An ended job: only the guarded UPDATE is tried (it matches nothing), nothing completes.
       t.jobs.get.mockResolvedValue(job({ status: 'failed' }));
       await t.handlers.save(coachingTask);
-      expect(t.jobs.saveCoaching).toHaveBeenCalledTimes(1);
+      expect(t.jobs.saveCoaching).toHaveBeenCalledTimes(2);
+      expect(t.jobs.complete).toHaveBeenCalledTimes(1);
+      expect(t.cache.store).not.toHaveBeenCalled();
     });
   });
 
