@@ -102,6 +102,7 @@ export const envSchema = z.object({
   ),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
   DATABASE_SSL: bool.default('false'),
+  DATABASE_PREPARED_STATEMENTS: bool.default('true'),
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   REDIS_PREFIX: z
     .string()

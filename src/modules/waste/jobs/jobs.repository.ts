@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { JobEntity } from './job.entity';
 import { Coaching, JobResult, JobStage, JobStatus, StageTimings } from './job.types';
+import { prepared } from '../../../core/database/prepared';
 import { rowMapper } from './row-mapper';
 
 /** What a state change may set directly (column names and types come from JobEntity). */
@@ -79,10 +80,13 @@ export class JobsRepository {
   private readonly columns: Map<string, { name: string; json: boolean }>;
   /** The same for every column, which an insert may set. */
   private readonly insertable: Map<string, { name: string; json: boolean }>;
+  /** Every column by name, for SELECT and RETURNING: never `*` in a prepared statement. */
+  private readonly all: string;
 
   constructor(@InjectDataSource() private readonly db: DataSource) {
     const { columns } = db.getMetadata(JobEntity);
     this.toEntity = rowMapper(JobEntity, columns);
+    this.all = columns.map((c) => c.databaseName).join(', ');
     this.insertable = new Map(
       columns.map((c) => [c.propertyName, { name: c.databaseName, json: c.type === 'jsonb' }]),
     );
@@ -92,7 +96,7 @@ export class JobsRepository {
   }
 
   /**
-   * One INSERT … RETURNING * (columns left out take their defaults). TypeORM's save() cost four
+   * One INSERT … RETURNING the row (columns left out take their defaults). TypeORM's save() cost four
    * round trips here (START TRANSACTION, INSERT, COMMIT, then the SELECT for the defaults) and
    * its query builder most of analyze's CPU.
    */
@@ -109,17 +113,19 @@ export class JobsRepository {
       values.push(`$${params.length}${col.json ? '::jsonb' : ''}`);
     }
     const rows = (await this.db.query(
-      `INSERT INTO waste.jobs (${cols.join(', ')}) VALUES (${values.join(', ')}) RETURNING *`,
+      prepared(
+        `INSERT INTO waste.jobs (${cols.join(', ')}) VALUES (${values.join(', ')}) RETURNING ${this.all}`,
+      ),
       params,
     )) as Record<string, unknown>[];
     return this.toEntity(rows[0]);
   }
 
   async get(jobId: string): Promise<JobEntity | undefined> {
-    const rows = (await this.db.query('SELECT * FROM waste.jobs WHERE id = $1', [jobId])) as Record<
-      string,
-      unknown
-    >[];
+    const rows = (await this.db.query(
+      prepared(`SELECT ${this.all} FROM waste.jobs WHERE id = $1`),
+      [jobId],
+    )) as Record<string, unknown>[];
     return rows[0] ? this.toEntity(rows[0]) : undefined;
   }
 
@@ -343,7 +349,9 @@ export class JobsRepository {
     }
     if (opts.unchangedSince) where.push(`updated_at <= ${p(opts.unchangedSince)}::timestamptz`);
     const rows = (await db.query(
-      `UPDATE waste.jobs SET ${sets.join(', ')} WHERE ${where.join(' AND ')} RETURNING *`,
+      prepared(
+        `UPDATE waste.jobs SET ${sets.join(', ')} WHERE ${where.join(' AND ')} RETURNING ${this.all}`,
+      ),
       params,
     )) as [Record<string, unknown>[], number];
     const row = rows[0]?.[0];
