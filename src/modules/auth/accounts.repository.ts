@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { OAuthProvider } from './entities/identity.entity';
+import { prepared } from '../../core/database/prepared';
 
 /** Where a query runs: the data source, or a transaction's EntityManager. */
 export type Queryable = Pick<EntityManager, 'query'>;
@@ -50,8 +51,8 @@ export class AccountsRepository {
     db: Queryable = this.dataSource,
   ): Promise<UserRow> {
     const rows = (await db.query(
-      `INSERT INTO auth.users (id, nickname, is_guest) VALUES ($1, $2, true)
-       RETURNING id, nickname, email, profile_image_url, is_guest, created_at, NULL AS providers`,
+      prepared(`INSERT INTO auth.users (id, nickname, is_guest) VALUES ($1, $2, true)
+       RETURNING id, nickname, email, profile_image_url, is_guest, created_at, NULL AS providers`),
       [id, nickname],
     )) as UserRow[];
     return rows[0];
@@ -64,9 +65,10 @@ export class AccountsRepository {
 
   /** The account's id and whether it is a guest (the auth guard's user row). */
   async authRow(id: string): Promise<{ id: string; isGuest: boolean } | undefined> {
-    const rows = (await this.dataSource.query(`SELECT id, is_guest FROM auth.users WHERE id = $1`, [
-      id,
-    ])) as { id: string; is_guest: boolean }[];
+    const rows = (await this.dataSource.query(
+      prepared(`SELECT id, is_guest FROM auth.users WHERE id = $1`),
+      [id],
+    )) as { id: string; is_guest: boolean }[];
     return rows[0] ? { id: rows[0].id, isGuest: rows[0].is_guest } : undefined;
   }
 

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import type { Queryable } from './accounts.repository';
+import { prepared } from '../../core/database/prepared';
 
 /**
  * The auth module's SQL over auth.refresh_tokens (and the revoked families the deny list and the
@@ -26,8 +27,8 @@ export class RefreshTokensRepository {
     db: Queryable = this.dataSource,
   ): Promise<void> {
     await db.query(
-      `INSERT INTO auth.refresh_tokens (id, family_id, user_id, token_hash, expires_at)
-       VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))`,
+      prepared(`INSERT INTO auth.refresh_tokens (id, family_id, user_id, token_hash, expires_at)
+       VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))`),
       [token.id, token.familyId, token.userId, token.tokenHash, token.ttlSeconds],
     );
   }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { HistoryItemSummary } from './history.entity';
+import { prepared } from '../../core/database/prepared';
 
 /** Where a query runs: the data source, or a transaction's EntityManager. */
 export type Queryable = Pick<EntityManager, 'query'>;
@@ -38,12 +39,12 @@ export class HistoryRepository {
     db: Queryable = this.dataSource,
   ): Promise<void> {
     await db.query(
-      `INSERT INTO users.history (job_id, user_id, created_at, status, items, job)
+      prepared(`INSERT INTO users.history (job_id, user_id, created_at, status, items, job)
        SELECT $1, $2, $3, $4, $5::jsonb, $6::jsonb
         WHERE EXISTS (SELECT 1 FROM auth.users WHERE id = $2)
        ON CONFLICT (job_id) DO UPDATE
          SET status = EXCLUDED.status, items = EXCLUDED.items, job = EXCLUDED.job
-       WHERE users.history.user_id = EXCLUDED.user_id`,
+       WHERE users.history.user_id = EXCLUDED.user_id`),
       [
         entry.jobId,
         entry.userId,

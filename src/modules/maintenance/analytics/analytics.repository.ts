@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { SCHEDULE_TZ } from '../schedule';
 import { DailyStats } from './daily-stats.types';
+import { prepared } from '../../../core/database/prepared';
 
 const TERMINAL = `('completed', 'failed', 'expired')`;
 
@@ -36,8 +37,11 @@ export async function recordJobEvents(
   db: Pick<EntityManager, 'query'>,
   jobIds: string[],
 ): Promise<number> {
-  return ((await db.query(recordSql('j.job_id = ANY($1::uuid[])', REWRITE), [jobIds])) as unknown[])
-    .length;
+  return (
+    (await db.query(prepared(recordSql('j.job_id = ANY($1::uuid[])', REWRITE)), [
+      jobIds,
+    ])) as unknown[]
+  ).length;
 }
 
 /** Rows created on Asia/Seoul day $1 (index-friendly range on created_at). */
