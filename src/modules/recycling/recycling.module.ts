@@ -6,7 +6,7 @@ import { loadKnowledgeBase } from './knowledge/knowledge-base.loader';
 import { KNOWLEDGE_BASE, RecyclingService } from './recycling.service';
 import { LocationsModule } from '../locations';
 import { DataSource } from 'typeorm';
-import { HomeRegionRepository } from '../users';
+import { UsersModule } from '../users';
 import { DisposalSchedulesRepository } from './schedules/disposal-schedules.repository';
 import { ScheduleService } from './schedules/schedule.service';
 
@@ -17,7 +17,8 @@ import { ScheduleService } from './schedules/schedule.service';
  * CoachingService and ScheduleService are exported for the waste pipeline.
  */
 @Module({
-  imports: [LocationsModule],
+  // UsersService: a user's saved home region for the schedule lookup.
+  imports: [LocationsModule, UsersModule],
   providers: [
     {
       provide: KNOWLEDGE_BASE,
@@ -32,17 +33,11 @@ import { ScheduleService } from './schedules/schedule.service';
     RecyclingService,
     llmCoachProvider,
     CoachingService,
-    // Plain classes over a DataSource (the CSV import CLI builds the first without Nest); the
-    // home region is the users module's row, read through the class it exports.
+    // A plain class over a DataSource (the CSV import CLI builds it without Nest).
     {
       provide: DisposalSchedulesRepository,
       inject: [DataSource],
       useFactory: (ds: DataSource) => new DisposalSchedulesRepository(ds),
-    },
-    {
-      provide: HomeRegionRepository,
-      inject: [DataSource],
-      useFactory: (ds: DataSource) => new HomeRegionRepository(ds),
     },
     ScheduleService,
   ],

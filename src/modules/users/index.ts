@@ -4,4 +4,4 @@
  */
 export * from './users.module';
 export * from './history.service';
-export * from './home-region.repository';
+export * from './users.service';
