@@ -27,7 +27,11 @@ FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 LABEL org.opencontainers.image.title="waste-coach" \
       org.opencontainers.image.description="AI Waste Coach backend: API and fast/external/bulk/beat workers in one image" \
       org.opencontainers.image.source="https://github.com/waste-coach/waste-coach"
+# MALLOC_ARENA_MAX=2: glibc gives each thread that mallocs (libuv's pool, where sharp/libvips
+# work) an arena of its own; two keep the process ~25 MB smaller for no measurable CPU
+# (docs/benchmarks.md → Worker side and memory). npm start sets it too.
 ENV NODE_ENV=production \
+    MALLOC_ARENA_MAX=2 \
     PORT=3000 \
     METRICS_PORT=9464 \
     STORAGE_LOCAL_DIR=/tmp/waste-coach/storage

@@ -37,15 +37,25 @@ const paths = {
     await img.pixelFingerprint(image.pixels);
     await img.visionCopy(image.pixels);
   },
-  /** The earlier path (--before): each derivative decoded the clean JPEG again. */
-  [`before (${opt('before')})`]: before
+  /**
+   * The --before build's path: the same one-decode steps when it has them, else the earlier
+   * path where each derivative decoded the clean JPEG again.
+   */
+  [`before (${opt('before')})`]: before?.decodeAndClean
     ? async (buf) => {
-        const image = await before.validateAndClean(buf, MAX_PIXELS);
+        const image = await before.decodeAndClean(buf, MAX_PIXELS);
         before.sha256(buf);
-        await before.fingerprint(image.clean);
-        await before.preprocessForVision(image.clean);
+        await before.pixelFingerprint(image.pixels);
+        await before.visionCopy(image.pixels);
       }
-    : undefined,
+    : before
+      ? async (buf) => {
+          const image = await before.validateAndClean(buf, MAX_PIXELS);
+          before.sha256(buf);
+          await before.fingerprint(image.clean);
+          await before.preprocessForVision(image.clean);
+        }
+      : undefined,
   'reference: one decode + resize + encode': async (buf) => {
     await sharp(buf).resize(640, 640, { fit: 'inside' }).jpeg({ quality: 82 }).toBuffer();
   },

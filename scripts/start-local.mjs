@@ -1,6 +1,9 @@
 // `npm start`: the whole system in one process (APP_ROLE=all) on this machine's PostgreSQL, Redis
 // and RabbitMQ, with local-disk storage. Checks each service first and says how to start the
 // one that is down; creates the database if it is missing; then runs dist/main.js.
+// package.json's `start` runs this with MALLOC_ARENA_MAX=2 --max-old-space-size=512
+// --max-semi-space-size=8: the main thread's heap as src/app/threads.ts sizes the workers
+// thread's (docs/benchmarks.md → Worker side and memory: 472 → ~300 MB RSS at 12 jobs/s).
 import { createConnection } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';

@@ -1,7 +1,13 @@
 import { loadConfig } from '../core/config/app-config';
 import type { HealthService } from '../core/observability/health.service';
 import type { Metrics, MetricsJson } from '../core/observability/metrics';
-import { ThreadTimeout, usesWorkersThread, WorkersThread, WorkersThreadHost } from './threads';
+import {
+  ThreadTimeout,
+  usesWorkersThread,
+  WorkersThread,
+  WorkersThreadHost,
+  workersThreadHeapLimits,
+} from './threads';
 
 const config = (env: Record<string, string>) =>
   loadConfig({ JWT_SECRET: 'x'.repeat(32), APP_ROLE: 'all', ...env });
@@ -34,6 +40,38 @@ describe('usesWorkersThread: ALL_ROLE_THREADS', () => {
 
   it('rejects anything else, naming the variable', () => {
     expect(() => config({ ALL_ROLE_THREADS: 'yes' })).toThrow(/ALL_ROLE_THREADS: /);
+  });
+});
+
+describe('workersThreadHeapLimits: the workers thread heap', () => {
+  it('512 MB of old generation and 8 MB semi-spaces, never above the main thread limit', () => {
+    expect(workersThreadHeapLimits(4144)).toEqual({
+      maxOldGenerationSizeMb: 512,
+      maxYoungGenerationSizeMb: 24,
+    });
+    expect(workersThreadHeapLimits(300.5).maxOldGenerationSizeMb).toBe(300);
+  });
+
+  it('the thread runs with them: its heap limit is old + young generation', async () => {
+    const t = new WorkersThread(
+      thread(`
+        const v8 = require('node:v8');
+        parentPort.on('message', (m) => {
+          if (m.type === 'close') process.exit(0);
+          send({ type: 'reply', id: m.id, value: v8.getHeapStatistics().heap_size_limit / 2 ** 20 });
+        });
+        send({ type: 'started' });
+      `),
+      {},
+      () => {},
+      { eval: true },
+    );
+    await t.started;
+    // Without resourceLimits a thread gets V8's default for this machine (~4 GB on 24 GB).
+    const limitMb = await t.request<number>('ready', 5000);
+    expect(limitMb).toBeGreaterThanOrEqual(512);
+    expect(limitMb).toBeLessThanOrEqual(512 + 24);
+    await t.close(5000);
   });
 });
 

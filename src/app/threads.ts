@@ -7,7 +7,8 @@ import {
 } from '@nestjs/common';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { getHeapStatistics } from 'node:v8';
+import { ResourceLimits, Worker } from 'node:worker_threads';
 import { APP_CONFIG, AppConfig } from '../core/config/app-config';
 import { HealthService } from '../core/observability/health.service';
 import { Metrics, MetricsJson } from '../core/observability/metrics';
@@ -44,6 +45,23 @@ export function usesWorkersThread(config: AppConfig, cores = availableParallelis
   return config.ALL_ROLE_THREADS === 'on';
 }
 
+/**
+ * The workers thread's V8 heap (docs/benchmarks.md → Worker side and memory). Its live heap is
+ * ~55 MB under load; with V8's defaults on a large machine (a ~4 GB limit, so an old generation
+ * allowed to grow up to 4× its live size before a full GC, and 2 × 16 MB semi-spaces) it sat at
+ * 170 MB after 30 s at 12 jobs/s. A 512 MB old generation (V8 then grows it by ~1.4× between
+ * full GCs) and 8 MB semi-spaces (young generation 24 MB = 3 × semi-space) keep it near 90 MB.
+ * Never more than the main thread's own limit (a container's memory limit lowers that).
+ */
+export function workersThreadHeapLimits(
+  mainHeapLimitMb = getHeapStatistics().heap_size_limit / 2 ** 20,
+): ResourceLimits {
+  return {
+    maxOldGenerationSizeMb: Math.floor(Math.min(512, mainHeapLimitMb)),
+    maxYoungGenerationSizeMb: 24,
+  };
+}
+
 /** A request to the thread that got no answer in time (it is busy or stuck). */
 export class ThreadTimeout extends Error {}
 
@@ -69,9 +87,13 @@ export class WorkersThread {
     script: string | URL,
     workerData: unknown,
     private readonly onCrash: (reason: string) => void,
-    options: { eval?: boolean } = {},
+    options: { eval?: boolean; resourceLimits?: ResourceLimits } = {},
   ) {
-    this.worker = new Worker(script, { workerData, eval: options.eval });
+    this.worker = new Worker(script, {
+      workerData,
+      eval: options.eval,
+      resourceLimits: options.resourceLimits ?? workersThreadHeapLimits(),
+    });
     let lastError: string | undefined;
     this.started = new Promise<void>((resolve, reject) => {
       this.worker.on('message', (m: FromThread) => {

@@ -81,3 +81,31 @@ describe('near-duplicate fingerprint', () => {
     }
   });
 });
+
+describe('decodeAndClean: what a bad upload fails with', () => {
+  const codeOf = (p: Promise<unknown>) =>
+    p.then(
+      () => 'ok',
+      (e: { code?: string; message: string }) => `${e.code}: ${e.message}`,
+    );
+  const solid = (width: number, height: number) =>
+    sharp({ create: { width, height, channels: 3, background: '#336699' } });
+
+  it('a JPEG over the pixel cap is IMAGE_TOO_LARGE with its size, refused before decoding', async () => {
+    const bomb = await solid(3000, 2000).jpeg().toBuffer();
+    expect(await codeOf(decodeAndClean(bomb, 1_000_000))).toBe(
+      'IMAGE_TOO_LARGE: the image is 3000×2000 pixels, over the 1000000 limit',
+    );
+  });
+
+  it('a truncated JPEG cannot be decoded; JPEG magic with garbage has no readable header', async () => {
+    const photo = await makePhoto(7);
+    expect(await codeOf(decodeAndClean(photo.subarray(0, photo.length / 2), 4e7))).toBe(
+      'INVALID_IMAGE: the image cannot be decoded (truncated or corrupt)',
+    );
+    const garbage = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(200, 0x41)]);
+    expect(await codeOf(decodeAndClean(garbage, 4e7))).toBe(
+      'INVALID_IMAGE: the image header cannot be read',
+    );
+  });
+});
