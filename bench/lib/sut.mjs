@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -14,6 +15,20 @@ import { freePort, Role, sleep, waitReady } from './system.mjs';
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export const log = (...a) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
+
+/**
+ * The node flags and environment package.json's `start` script gives the process
+ * (`VAR=v node --flag … scripts/start-local.mjs`), so the bench's `all` role is the process
+ * `npm start` runs.
+ */
+export function npmStart() {
+  const script = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.start;
+  const cmd = script.split('&&').pop().trim().split(/\s+/);
+  const at = cmd.indexOf('node');
+  const env = Object.fromEntries(cmd.slice(0, at).map((kv) => kv.split('=')));
+  const flags = cmd.slice(at + 1).filter((a) => a.startsWith('--'));
+  return { flags, env };
+}
 
 export class System {
   /**
@@ -78,12 +93,18 @@ export class System {
     const http = name === 'api' || name === 'all';
     const port = http ? this.apiPort : 0;
     const script = join(this.dist, http ? 'main.js' : 'worker.js');
+    // The one-process role starts as `npm start` starts it (its node flags and environment).
+    const start = name === 'all' ? npmStart() : { flags: [], env: {} };
     const role = new Role(name, () =>
-      spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ') ?? []), script], {
-        cwd: root,
-        env: this.env(name, port, metricsPort),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      }),
+      spawn(
+        process.execPath,
+        [...start.flags, ...(process.env.BENCH_NODE_ARGS?.split(' ') ?? []), script],
+        {
+          cwd: root,
+          env: { ...this.env(name, port, metricsPort), ...start.env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      ),
     );
     role.metricsPort = metricsPort;
     // A supervisor, as Kubernetes would be: a role that dies by itself is restarted 2 s later
