@@ -6,7 +6,7 @@ import { loadKnowledgeBase } from './knowledge/knowledge-base.loader';
 import { KNOWLEDGE_BASE, RecyclingService } from './recycling.service';
 import { LocationsModule } from '../locations';
 import { DataSource } from 'typeorm';
-import { UsersModule } from '../users';
+import { HomeRegionRepository } from '../users';
 import { DisposalSchedulesRepository } from './schedules/disposal-schedules.repository';
 import { ScheduleService } from './schedules/schedule.service';
 
@@ -17,8 +17,7 @@ import { ScheduleService } from './schedules/schedule.service';
  * CoachingService and ScheduleService are exported for the waste pipeline.
  */
 @Module({
-  // UsersService: a user's saved home region for the schedule lookup.
-  imports: [LocationsModule, UsersModule],
+  imports: [LocationsModule],
   providers: [
     {
       provide: KNOWLEDGE_BASE,
@@ -33,11 +32,17 @@ import { ScheduleService } from './schedules/schedule.service';
     RecyclingService,
     llmCoachProvider,
     CoachingService,
-    // A plain class over a DataSource (the CSV import CLI builds it without Nest).
+    // Plain classes over a DataSource (the CSV import CLI builds the first without Nest); the
+    // home region is the users module's row, read through the class it exports.
     {
       provide: DisposalSchedulesRepository,
       inject: [DataSource],
       useFactory: (ds: DataSource) => new DisposalSchedulesRepository(ds),
+    },
+    {
+      provide: HomeRegionRepository,
+      inject: [DataSource],
+      useFactory: (ds: DataSource) => new HomeRegionRepository(ds),
     },
     ScheduleService,
   ],

@@ -4,4 +4,4 @@
  */
 export * from './users.module';
 export * from './history.service';
-export * from './users.service';
+export * from './home-region.repository';

@@ -18,7 +18,7 @@ import { UsersService } from './users.service';
   imports: [TypeOrmModule.forFeature([HistoryEntity]), LocationsModule],
   providers: [
     HistoryRepository,
-    // A plain class over the DataSource; other modules read the home region through UsersService.
+    // A plain class (recycling's schedule lookup builds its own over the same DataSource).
     {
       provide: HomeRegionRepository,
       inject: [DataSource],

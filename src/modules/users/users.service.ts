@@ -32,11 +32,6 @@ export class UsersService {
     return { ...user, homeRegion, stats };
   }
 
-  /** The 시군구 code of the user's saved home region, or null (recycling's schedule lookup). */
-  homeRegionCode(userId: string): Promise<string | null> {
-    return this.homeRegions.get(userId);
-  }
-
   async homeRegion(userId: string): Promise<HomeRegionDto | null> {
     const code = await this.homeRegions.get(userId);
     const r = code ? this.regions.byCode(code) : undefined;

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { RegionsService, ResolvedRegion } from '../../locations';
 import { nameKey } from '../../locations';
-import { UsersService } from '../../users';
+import { HomeRegionRepository } from '../../users';
 import type { Locale } from '../recycling.types';
 import { DisposalSchedulesRepository, ScheduleRow } from './disposal-schedules.repository';
 import { WEEKDAY_IDS, WeekdayId, nextWindow, parseClock, parseDays } from './put-out-window';
@@ -112,7 +112,7 @@ export class ScheduleService {
   private readonly logger = new Logger(ScheduleService.name);
   constructor(
     readonly rows: DisposalSchedulesRepository,
-    private readonly users: UsersService,
+    private readonly homeRegions: HomeRegionRepository,
     readonly regions: RegionsService,
   ) {}
 
@@ -122,7 +122,7 @@ export class ScheduleService {
 
   /** The user's saved home region, or null. */
   async homeRegion(userId: string): Promise<ResolvedRegion | null> {
-    const code = await this.users.homeRegionCode(userId);
+    const code = await this.homeRegions.get(userId);
     const region = code ? this.regions.byCode(code) : undefined;
     return region ? { ...region, source: 'profile', legalDong: null, adminDong: null } : null;
   }
