@@ -164,10 +164,7 @@ export class RateLimitService {
     if (limit <= 0) return undefined; // 0 disables a limit
     const redisKey = this.redis.key('ratelimit', bucket, key);
     try {
-      const [count, ttl] = await this.client().rateLimitConsume(
-        redisKey,
-        windowMs(windowSeconds),
-      );
+      const [count, ttl] = await this.client().rateLimitConsume(redisKey, windowMs(windowSeconds));
       return { count, limit, resetMs: ttl };
     } catch (err) {
       this.errors.labels(bucket).inc();
