@@ -22,10 +22,6 @@ const httpDuration = new Histogram({
   buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   registers: [registry],
 });
-/** observeHttp's labelled children, by "method status route". */
-const httpChildren = new Map<string, Histogram.Internal<'method' | 'route' | 'status'>>();
-/** A bound on them all the same (a route label is a template, never a raw URL). */
-const MAX_HTTP_CHILDREN = 2_000;
 const tasksHandled = new Counter({
   name: 'task_messages_total',
   help: 'RabbitMQ messages handled, by routing key and outcome (ok, retry, dead_letter, skipped)',
@@ -80,20 +76,8 @@ export class Metrics {
     return AggregatorRegistry.aggregate([own, ...others]).metrics();
   }
 
-  /**
-   * One request's latency. The labelled child is looked up once per route, method and status and
-   * kept (prom-client's `labels()` builds and validates a label object on every call; the API's
-   * label sets are few: route templates × methods × statuses).
-   */
   observeHttp(method: string, route: string, status: number, seconds: number): void {
-    const key = `${method} ${status} ${route}`;
-    let child = httpChildren.get(key);
-    if (!child) {
-      if (httpChildren.size >= MAX_HTTP_CHILDREN) httpChildren.clear();
-      child = httpDuration.labels(method, route, String(status));
-      httpChildren.set(key, child);
-    }
-    child.observe(seconds);
+    httpDuration.labels(method, route, String(status)).observe(seconds);
   }
 
   observeTask(routingKey: string, outcome: string, seconds: number): void {
