@@ -238,6 +238,8 @@ describe('GET /recycling/schedule and the home region', () => {
     }
     const removed = await patchMe({ homeRegion: null });
     expect(removed.body.homeRegion).toBeNull();
+    // GET /users/me reads it with the stats (one statement): gone there too.
+    expect((await call(offlineApp, '/users/me', offlineAuth)).body.homeRegion).toBeNull();
     expect((await schedule('')).status).toBe(400);
   });
 

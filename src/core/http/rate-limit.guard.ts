@@ -10,7 +10,7 @@ import {
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest as Request } from 'fastify';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { RateLimitService } from './rate-limit.service';
+import { RateLimitHit, RateLimitService } from './rate-limit.service';
 
 type LimitVariable = Extract<keyof AppConfig, `RATE_LIMIT_${string}`>;
 
@@ -43,16 +43,20 @@ export class RateLimitGuard implements CanActivate {
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const rules = this.reflector.get<RateLimitRule[] | undefined>(RULES, ctx.getHandler()) ?? [];
     const req = ctx.switchToHttp().getRequest<Request & { user?: { id: string } }>();
+    const hits: RateLimitHit[] = [];
     for (const rule of rules) {
       const key = rule.by === 'ip' ? this.limits.clientIp(req) : req.user?.id;
       if (!key) continue;
-      await this.limits.consume(
-        rule.bucket,
+      hits.push({
+        bucket: rule.bucket,
         key,
-        typeof rule.limit === 'number' ? rule.limit : this.config[rule.limit],
-        rule.windowSeconds ?? this.config.RATE_LIMIT_WINDOW_SECONDS,
-      );
+        limit: typeof rule.limit === 'number' ? rule.limit : this.config[rule.limit],
+        windowSeconds: rule.windowSeconds ?? this.config.RATE_LIMIT_WINDOW_SECONDS,
+      });
     }
+    // Every rule in one Redis round trip, still in order: the first spent limit refuses, and
+    // the rules after it are not counted (RateLimitService.consumeAll).
+    await this.limits.consumeAll(hits);
     return true;
   }
 }

@@ -18,10 +18,37 @@ if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1])
 return { n, ttl }
 `;
 
-/** The main connection with CONSUME_SCRIPT defined on it (EVALSHA; EVAL once per Redis). */
+/**
+ * CONSUME_SCRIPT for several counters in order, stopping at the first one over its limit (the
+ * later ones are not counted, as when each is consumed in turn): KEYS are the counters,
+ * ARGV[2i-1] and ARGV[2i] the i-th one's window (ms) and limit. Answers { i, count, ttl } of
+ * the counter that refused, or { 0, 0, 0 }.
+ */
+const CONSUME_ALL_SCRIPT = `
+for i = 1, #KEYS do
+  local window = ARGV[2 * i - 1]
+  local n = redis.call('INCR', KEYS[i])
+  if n == 1 then redis.call('PEXPIRE', KEYS[i], window) end
+  local ttl = redis.call('PTTL', KEYS[i])
+  if ttl < 0 then redis.call('PEXPIRE', KEYS[i], window); ttl = tonumber(window) end
+  if n > tonumber(ARGV[2 * i]) then return { i, n, ttl } end
+end
+return { 0, 0, 0 }
+`;
+
+/** The main connection with the scripts defined on it (EVALSHA; EVAL once per Redis). */
 type WithConsume = RedisService['client'] & {
   rateLimitConsume(key: string, windowMs: string): Promise<[number, number]>;
+  rateLimitConsumeAll(numberOfKeys: number, ...args: string[]): Promise<[number, number, number]>;
 };
+
+/** One counter of {@link RateLimitService.consumeAll}. */
+export interface RateLimitHit {
+  bucket: string;
+  key: string;
+  limit: number;
+  windowSeconds: number;
+}
 
 export interface RateLimitState {
   count: number;
@@ -81,6 +108,7 @@ export class RateLimitService {
     const client = this.redis.client as WithConsume;
     if (typeof client.rateLimitConsume !== 'function') {
       client.defineCommand('rateLimitConsume', { numberOfKeys: 1, lua: CONSUME_SCRIPT });
+      client.defineCommand('rateLimitConsumeAll', { lua: CONSUME_ALL_SCRIPT });
     }
     return client;
   }
@@ -90,6 +118,39 @@ export class RateLimitService {
     if (state && state.count > state.limit) {
       this.limited.labels(bucket).inc();
       throw ProblemException.rateLimited(state.resetMs / 1000);
+    }
+  }
+
+  /**
+   * `consume` for each hit in order, in one round trip (a route with a per-user and a per-IP
+   * limit: one Redis write, not two): the first whose limit is spent throws its 429, and the
+   * hits after it are not counted. Redis failing lets the request through, as `consume` does.
+   */
+  async consumeAll(hits: readonly RateLimitHit[]): Promise<void> {
+    const live = hits.filter((h) => h.limit > 0); // 0 disables a limit
+    if (live.length === 0) return;
+    if (live.length === 1) {
+      const [h] = live;
+      return this.consume(h.bucket, h.key, h.limit, h.windowSeconds);
+    }
+    let refused: [number, number, number];
+    try {
+      refused = await this.client().rateLimitConsumeAll(
+        live.length,
+        ...live.map((h) => this.redis.key('ratelimit', h.bucket, h.key)),
+        ...live.flatMap((h) => [windowMs(h.windowSeconds), String(h.limit)]),
+      );
+    } catch (err) {
+      for (const h of live) this.errors.labels(h.bucket).inc();
+      this.logger.warn(
+        `rate limits ${live.map((h) => h.bucket).join(', ')} skipped: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      return;
+    }
+    const [index, , ttl] = refused;
+    if (index > 0) {
+      this.limited.labels(live[index - 1].bucket).inc();
+      throw ProblemException.rateLimited(ttl / 1000);
     }
   }
 
@@ -103,10 +164,7 @@ export class RateLimitService {
     if (limit <= 0) return undefined; // 0 disables a limit
     const redisKey = this.redis.key('ratelimit', bucket, key);
     try {
-      const [count, ttl] = await this.client().rateLimitConsume(
-        redisKey,
-        String(Math.max(1, Math.round(windowSeconds * 1000))),
-      );
+      const [count, ttl] = await this.client().rateLimitConsume(redisKey, windowMs(windowSeconds));
       return { count, limit, resetMs: ttl };
     } catch (err) {
       this.errors.labels(bucket).inc();
@@ -116,4 +174,9 @@ export class RateLimitService {
       return undefined;
     }
   }
+}
+
+/** A window in whole milliseconds (at least 1) as the scripts' PEXPIRE argument. */
+function windowMs(windowSeconds: number): string {
+  return String(Math.max(1, Math.round(windowSeconds * 1000)));
 }

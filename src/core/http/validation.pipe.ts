@@ -1,4 +1,5 @@
-import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, Type, ValidationError, ValidationPipe } from '@nestjs/common';
+import { plainToInstance } from 'class-transformer';
 import { FieldError, ProblemException } from './problem';
 
 /** A field name worth naming back: the DTOs' own names look like this; anything else is not echoed. */
@@ -32,9 +33,49 @@ function capped(errors: FieldError[]): FieldError[] {
   ];
 }
 
+/** A query or body with no member at all (`?` nothing, `{}`). */
+function isEmptyObject(value: unknown): value is object {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  for (const _ in value) return false;
+  return Object.getOwnPropertySymbols(value).length === 0;
+}
+
+/**
+ * ValidationPipe, with one shortcut: an empty query or body (most GETs, `POST /auth/guest {}`)
+ * against a DTO class is validated in full the first time only. Its outcome is the same every
+ * time (the same class, the same empty input, no groups; the DTOs' rules are pure functions of
+ * the value), so a class that accepts `{}` then gets a fresh instance built the same way
+ * (class-transformer from `{}`) without class-validator's walk over its metadata, and a class
+ * that refuses `{}` keeps going through the full pipe, which builds the same 400 problem.
+ */
+class StrictValidationPipe extends ValidationPipe {
+  private readonly acceptsEmpty = new WeakMap<Type, boolean>();
+
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const type = metadata.metatype;
+    if (
+      type &&
+      (metadata.type === 'query' || metadata.type === 'body') &&
+      isEmptyObject(value) &&
+      this.toValidate(metadata)
+    ) {
+      let accepts = this.acceptsEmpty.get(type);
+      if (accepts === undefined) {
+        accepts = await super.transform({}, metadata).then(
+          () => true,
+          () => false,
+        );
+        this.acceptsEmpty.set(type, accepts);
+      }
+      if (accepts) return plainToInstance(type, {}, this.transformOptions);
+    }
+    return super.transform(value, metadata);
+  }
+}
+
 /** Strict: unknown fields are rejected, types are coerced only where DTOs say so. */
 export function strictValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new StrictValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,

@@ -1,13 +1,19 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { WriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { readFile as readFileCb, stat as statCb } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
+import { promisify } from 'node:util';
 import {
   ObjectTooLargeError,
   PresignedUpload,
   StorageDriver,
   StoredObject,
 } from './storage.driver';
+
+const statFile = promisify(statCb);
+const readFileAsync = promisify(readFileCb);
+const readText = (path: string) => readFileAsync(path, 'utf8');
 
 export interface UploadGrant {
   key: string;
@@ -89,8 +95,14 @@ export class LocalStorageDriver implements StorageDriver {
 
   async head(key: string): Promise<StoredObject | undefined> {
     try {
-      const s = await stat(this.path(key));
-      const meta = await readFile(this.path(key) + '.meta', 'utf8').catch(() => undefined);
+      // Both at once, with fs's callback API: fs/promises' readFile goes through a FileHandle
+      // (open, fstat, read, close, each its own promise), which the profile of upload-complete
+      // showed as most of this call's CPU (docs/benchmarks.md → API path, round 2).
+      const path = this.path(key);
+      const [s, meta] = await Promise.all([
+        statFile(path),
+        readText(path + '.meta').catch(() => undefined),
+      ]);
       return {
         size: s.size,
         contentType: meta ? (JSON.parse(meta) as { contentType?: string }).contentType : undefined,

@@ -51,8 +51,8 @@ export class RecyclingController {
   @ApiOperation({ summary: 'Every disposal category with its bin, ordered steps and cautions' })
   @ApiOkResponse({ type: [CategoryDto] })
   @Header('Content-Type', 'application/json; charset=utf-8')
-  categories(@Query() query: LocaleQueryDto): string {
-    // The same answer every time: serialized once (RecyclingService.categoriesJson).
+  categories(@Query() query: LocaleQueryDto): Buffer {
+    // The same answer every time: serialized and encoded once (RecyclingService.categoriesJson).
     return this.recycling.categoriesJson(query.locale);
   }
 

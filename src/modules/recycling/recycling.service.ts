@@ -89,17 +89,19 @@ export class RecyclingService {
     return this.kb.categories.map((c) => this.getCategoryView(c.id, locale) as CategoryView);
   }
 
-  private readonly categoriesJsonByLocale = new Map<Locale, string>();
+  private readonly categoriesJsonByLocale = new Map<Locale, Buffer>();
 
   /**
    * `listCategoryViews` as the JSON the API sends, built once per locale: the knowledge base does
    * not change while the process runs, and rebuilding and serializing every view (each scans
-   * the items for its examples) was most of the endpoint's cost (docs/benchmarks.md).
+   * the items for its examples) was most of the endpoint's cost (docs/benchmarks.md). Kept as
+   * UTF-8 bytes: a string body (16 KB, mostly Korean) is measured and encoded again on every
+   * send.
    */
-  categoriesJson(locale: Locale = 'ko'): string {
+  categoriesJson(locale: Locale = 'ko'): Buffer {
     let json = this.categoriesJsonByLocale.get(locale);
     if (json === undefined) {
-      json = JSON.stringify(this.listCategoryViews(locale));
+      json = Buffer.from(JSON.stringify(this.listCategoryViews(locale)));
       this.categoriesJsonByLocale.set(locale, json);
     }
     return json;

@@ -100,11 +100,21 @@ export class HistoryRepository {
     return rows[0]?.n ?? 0;
   }
 
-  /** Completed analyses: how many, items per category, and the distinct days in `timeZone`. */
+  /**
+   * Completed analyses: how many, items per category, and the distinct days in `timeZone`. With
+   * `homeRegion`, the user's saved 시군구 code (users.home_regions, HomeRegionRepository's row)
+   * comes in the same statement: GET /users/me then costs one round trip less.
+   */
   async completedStats(
     userId: string,
     timeZone: string,
-  ): Promise<{ analyses: number; categories: Record<string, number>; daysDesc: string[] }> {
+    opts: { homeRegion?: boolean } = {},
+  ): Promise<{
+    analyses: number;
+    categories: Record<string, number>;
+    daysDesc: string[];
+    homeRegion?: string | null;
+  }> {
     // One statement (it was three queries on three pooled connections per GET /users/me).
     const rows = (await this.dataSource.query(
       `SELECT
@@ -120,14 +130,25 @@ export class HistoryRepository {
                     FROM users.history
                    WHERE user_id = $1 AND status = 'completed'
                    ORDER BY day DESC
-                   LIMIT 3660) d) AS days`,
+                   LIMIT 3660) d) AS days${
+                     opts.homeRegion
+                       ? `,
+         (SELECT region_code FROM users.home_regions WHERE user_id = $1) AS home_region`
+                       : ''
+                   }`,
       [userId],
-    )) as { analyses: number; categories: Record<string, number>; days: string[] }[];
+    )) as {
+      analyses: number;
+      categories: Record<string, number>;
+      days: string[];
+      home_region?: string | null;
+    }[];
     const r = rows[0];
     return {
       analyses: r?.analyses ?? 0,
       categories: r?.categories ?? {},
       daysDesc: r?.days ?? [],
+      ...(opts.homeRegion ? { homeRegion: r?.home_region ?? null } : {}),
     };
   }
 

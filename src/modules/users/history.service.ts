@@ -155,6 +155,22 @@ export class HistoryService implements OnModuleInit {
     };
   }
 
+  /** `stats` and the saved home region's 시군구 code (or null), in one statement. */
+  async statsWithHomeRegion(
+    userId: string,
+    now = new Date(),
+  ): Promise<{ stats: UserStats; homeRegionCode: string | null }> {
+    const s = await this.repo.completedStats(userId, SEOUL, { homeRegion: true });
+    return {
+      stats: {
+        analyses: s.analyses,
+        itemsByCategory: s.categories,
+        streakDays: streakDays(s.daysDesc, now),
+      },
+      homeRegionCode: s.homeRegion ?? null,
+    };
+  }
+
   private async moveHistory(fromUserId: string, toUserId: string, m: EntityManager): Promise<void> {
     await this.repo.moveAll(fromUserId, toUserId, m);
   }

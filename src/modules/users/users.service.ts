@@ -23,17 +23,20 @@ export class UsersService {
     private readonly regions: RegionsService,
   ) {}
 
+  /** Two statements on the pool at once: the account, and the stats with the home region. */
   async me(userId: string): Promise<MeDto> {
-    const [user, stats, homeRegion] = await Promise.all([
+    const [user, { stats, homeRegionCode }] = await Promise.all([
       this.accounts.get(userId),
-      this.history.stats(userId),
-      this.homeRegion(userId),
+      this.history.statsWithHomeRegion(userId),
     ]);
-    return { ...user, homeRegion, stats };
+    return { ...user, homeRegion: this.regionDto(homeRegionCode), stats };
   }
 
   async homeRegion(userId: string): Promise<HomeRegionDto | null> {
-    const code = await this.homeRegions.get(userId);
+    return this.regionDto(await this.homeRegions.get(userId));
+  }
+
+  private regionDto(code: string | null): HomeRegionDto | null {
     const r = code ? this.regions.byCode(code) : undefined;
     return r ? { code: r.code, sido: r.sido, sigungu: r.sigungu, name: r.name } : null;
   }
