@@ -16,7 +16,7 @@ export function dist(values) {
     p50: round(pct(v, 50)),
     p95: round(pct(v, 95)),
     p99: round(pct(v, 99)),
-    max: round(Math.max(...v)),
+    max: round(v.reduce((a, b) => (b > a ? b : a), -Infinity)), // no spread: 100k+ polls
     mean: round(v.reduce((a, b) => a + b, 0) / v.length),
   };
 }
