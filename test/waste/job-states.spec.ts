@@ -6,6 +6,22 @@ import { emptyJobResult, JobResult } from '../../src/modules/waste/jobs/job.type
 import { JobsRepository } from '../../src/modules/waste/jobs/jobs.repository';
 import { Isolation, isolate } from '../support/isolation';
 
+/** waste.jobs migrated in the isolated database; `extra` goes to the pg pool. */
+async function migratedJobs(iso: Isolation, extra?: { max: number }): Promise<DataSource> {
+  const ds = new DataSource({
+    type: 'postgres',
+    url: iso.databaseUrl,
+    entities: [JobEntity],
+    migrations: MIGRATIONS,
+    migrationsTableName: 'migrations',
+    migrationsTransactionMode: 'each',
+    extra,
+  });
+  await ds.initialize();
+  await ds.runMigrations();
+  return ds;
+}
+
 /**
  * Each typed state change of JobsRepository against PostgreSQL: it applies from the states it
  * names and from no other (one guarded UPDATE: undefined, and the row untouched, otherwise),
@@ -18,16 +34,7 @@ describe('JobsRepository: one guarded UPDATE per state change', () => {
 
   beforeAll(async () => {
     iso = await isolate('job-states');
-    ds = new DataSource({
-      type: 'postgres',
-      url: iso.databaseUrl,
-      entities: [JobEntity],
-      migrations: MIGRATIONS,
-      migrationsTableName: 'migrations',
-      migrationsTransactionMode: 'each',
-    });
-    await ds.initialize();
-    await ds.runMigrations();
+    ds = await migratedJobs(iso);
     repo = new JobsRepository(ds);
   });
   afterAll(async () => {
@@ -233,17 +240,8 @@ describe('JobsRepository: prepared statements', () => {
 
   beforeAll(async () => {
     iso = await isolate('job-prepared');
-    ds = new DataSource({
-      type: 'postgres',
-      url: iso.databaseUrl,
-      entities: [JobEntity],
-      migrations: MIGRATIONS,
-      migrationsTableName: 'migrations',
-      migrationsTransactionMode: 'each',
-      extra: { max: 1 }, // one connection: pg_prepared_statements shows what it prepared
-    });
-    await ds.initialize();
-    await ds.runMigrations();
+    // One connection: pg_prepared_statements shows what it prepared.
+    ds = await migratedJobs(iso, { max: 1 });
     repo = new JobsRepository(ds);
   });
   afterAll(async () => {
