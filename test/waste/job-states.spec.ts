@@ -34,7 +34,8 @@ describe('JobsRepository: one guarded UPDATE per state change', () => {
 
   beforeAll(async () => {
     iso = await isolate('job-states');
-    ds = await migratedJobs(iso);
+    // One connection: the prepared-statement tests read pg_prepared_statements on it.
+    ds = await migratedJobs(iso, { max: 1 });
     repo = new JobsRepository(ds);
   });
   afterAll(async () => {
@@ -226,72 +227,45 @@ describe('JobsRepository: one guarded UPDATE per state change', () => {
     const processing = await jobIn({ status: 'processing' });
     expect(await repo.correct(processing.id, r, {})).toBeUndefined();
   });
-});
 
-/**
- * The job table's hot statements are named prepared statements (src/core/database/prepared.ts):
- * parsed and planned once per connection. They name their columns, so a migration that adds a
- * column while processes run (a rolling deploy) does not break the statements they prepared.
- */
-describe('JobsRepository: prepared statements', () => {
-  let iso: Isolation;
-  let ds: DataSource;
-  let repo: JobsRepository;
-
-  beforeAll(async () => {
-    iso = await isolate('job-prepared');
-    // One connection: pg_prepared_statements shows what it prepared.
-    ds = await migratedJobs(iso, { max: 1 });
-    repo = new JobsRepository(ds);
-  });
-  afterAll(async () => {
-    await ds?.destroy();
-    await iso?.cleanup();
-  });
-
-  async function newJob(): Promise<JobEntity> {
-    const id = randomUUID();
-    return repo.insert({
-      id,
-      userId: randomUUID(),
-      status: 'awaiting_upload',
-      contentType: 'image/jpeg',
-      contentLength: 1000,
-      storageKey: `uploads/u/${id}/original`,
-      uploadExpiresAt: new Date(Date.now() + 600_000),
+  /**
+   * The job table's hot statements are named prepared statements (src/core/database/prepared.ts):
+   * parsed and planned once per connection (the pool has one: pg_prepared_statements shows what
+   * it prepared). They name their columns, so a migration that adds a column while processes run
+   * (a rolling deploy) does not break the statements they prepared.
+   */
+  describe('prepared statements', () => {
+    it('prepares insert, read and state changes once per connection, and reuses them', async () => {
+      const a = await jobIn({});
+      await repo.markQueued(a.id, new Date());
+      await repo.get(a.id);
+      const statements = async () =>
+        (await ds.query(
+          `SELECT name, statement FROM pg_prepared_statements WHERE name LIKE 'wc\\_%' ORDER BY name`,
+        )) as { name: string; statement: string }[];
+      const first = await statements();
+      expect(first.map((s) => s.statement.split(' ')[0])).toEqual(
+        expect.arrayContaining(['INSERT', 'UPDATE', 'SELECT']),
+      );
+      expect(first.every((s) => !/RETURNING \*|SELECT \*/.test(s.statement))).toBe(true);
+      // A second job through the same statements prepares nothing new.
+      const b = await jobIn({});
+      await repo.markQueued(b.id, new Date());
+      expect((await repo.get(b.id))?.status).toBe('queued');
+      expect(await statements()).toEqual(first);
     });
-  }
 
-  it('prepares insert, read and state changes once per connection, and reuses them', async () => {
-    const a = await newJob();
-    await repo.markQueued(a.id, new Date());
-    await repo.get(a.id);
-    const statements = async () =>
-      (await ds.query(
-        `SELECT name, statement FROM pg_prepared_statements WHERE name LIKE 'wc\\_%' ORDER BY name`,
-      )) as { name: string; statement: string }[];
-    const first = await statements();
-    expect(first.map((s) => s.statement.split(' ')[0])).toEqual(
-      expect.arrayContaining(['INSERT', 'UPDATE', 'SELECT']),
-    );
-    expect(first.every((s) => !/RETURNING \*|SELECT \*/.test(s.statement))).toBe(true);
-    // A second job through the same statements prepares nothing new.
-    const b = await newJob();
-    await repo.markQueued(b.id, new Date());
-    expect((await repo.get(b.id))?.status).toBe('queued');
-    expect(await statements()).toEqual(first);
-  });
-
-  it('keeps working when a migration adds a column after the statements were prepared', async () => {
-    const a = await newJob();
-    await repo.get(a.id);
-    await ds.query(`ALTER TABLE waste.jobs ADD COLUMN later_column text`);
-    try {
-      const b = await newJob();
-      expect((await repo.markQueued(b.id, new Date()))?.status).toBe('queued');
-      expect((await repo.get(a.id))?.id).toBe(a.id);
-    } finally {
-      await ds.query(`ALTER TABLE waste.jobs DROP COLUMN later_column`);
-    }
+    it('keeps working when a migration adds a column after the statements were prepared', async () => {
+      const a = await jobIn({});
+      await repo.get(a.id);
+      await ds.query(`ALTER TABLE waste.jobs ADD COLUMN later_column text`);
+      try {
+        const b = await jobIn({});
+        expect((await repo.markQueued(b.id, new Date()))?.status).toBe('queued');
+        expect((await repo.get(a.id))?.id).toBe(a.id);
+      } finally {
+        await ds.query(`ALTER TABLE waste.jobs DROP COLUMN later_column`);
+      }
+    });
   });
 });

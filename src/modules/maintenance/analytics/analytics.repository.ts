@@ -28,6 +28,9 @@ const REWRITE = `DO UPDATE SET
 const recordSql = (where: string, conflict: string) =>
   RECORD.replace('%WHERE%', where).replace('%CONFLICT%', conflict);
 
+/** The completing transaction's statement, built once (named per call: prepared() may be off). */
+const RECORD_BY_IDS = recordSql('j.job_id = ANY($1::uuid[])', REWRITE);
+
 /**
  * Records the analytics events of these jobs if they have finished; returns how many were
  * written. `db` may be a transaction's EntityManager: the pipeline's save writes a completed
@@ -37,11 +40,7 @@ export async function recordJobEvents(
   db: Pick<EntityManager, 'query'>,
   jobIds: string[],
 ): Promise<number> {
-  return (
-    (await db.query(prepared(recordSql('j.job_id = ANY($1::uuid[])', REWRITE)), [
-      jobIds,
-    ])) as unknown[]
-  ).length;
+  return ((await db.query(prepared(RECORD_BY_IDS), [jobIds])) as unknown[]).length;
 }
 
 /** Rows created on Asia/Seoul day $1 (index-friendly range on created_at). */
