@@ -114,6 +114,31 @@ describe('JobsRepository: one guarded UPDATE per state change', () => {
     expect(await repo.startStage(done.id, 'hashing')).toBeUndefined();
   });
 
+  it('startDownload: a queued job, or a processing one before classification (a redelivery); nothing later', async () => {
+    const queued = await jobIn({ status: 'queued' });
+    expect(await repo.startDownload(queued.id)).toMatchObject({
+      status: 'processing',
+      stage: 'downloading',
+      progress: 10,
+      version: 2,
+    });
+    for (const stage of ['downloading', 'hashing', 'preprocessing']) {
+      const early = await jobIn({ status: 'processing', stage });
+      expect(await repo.startDownload(early.id)).toMatchObject({ stage: 'downloading' });
+    }
+    for (const state of [
+      { status: 'processing', stage: 'classifying' },
+      { status: 'processing', stage: 'coaching' },
+      { status: 'awaiting_upload' },
+      { status: 'completed' },
+      { status: 'failed' },
+    ]) {
+      const later = await jobIn(state);
+      expect(await repo.startDownload(later.id)).toBeUndefined();
+      expect((await repo.get(later.id))!).toMatchObject({ ...state, version: later.version });
+    }
+  });
+
   it('markClassifying and recordCachedGuidance: processing only, with the fingerprint', async () => {
     const fp = { imageSha256: 'a'.repeat(64), imagePhash: 'b'.repeat(16) };
     const job = await jobIn({ status: 'processing', stage: 'preprocessing' });
@@ -181,6 +206,60 @@ describe('JobsRepository: one guarded UPDATE per state change', () => {
     expect(done!.timings).toMatchObject({ total: 900 });
     expect(done!.result!.timings.totalMs).toBe(900);
     expect(await repo.complete(job.id, at, 1)).toBeUndefined();
+  });
+
+  it('completeWith: the last part folded into the completion; nothing while another part is pending', async () => {
+    const coaching = { message: '헹궈서', source: 'rules' as const };
+    const part = { part: 'coaching' as const, coaching, schedule: { days: 1 }, coachingMs: 12 };
+    const at = new Date();
+    // No location: the coaching is the last part.
+    const plain = await jobIn({ status: 'processing', stage: 'coaching', result: result() });
+    const done = await repo.completeWith(plain.id, part, at, 8100);
+    expect(done).toMatchObject({
+      status: 'completed',
+      stage: null,
+      progress: 100,
+      version: plain.version + 1,
+      timings: { coaching: 12, total: 8100 },
+    });
+    expect(done!.result).toMatchObject({
+      coaching,
+      schedule: { days: 1 },
+      timings: { coachingMs: 12, totalMs: 8100 },
+    });
+    expect(done!.finalizedAt!.getTime()).toBe(at.getTime());
+    expect(await repo.completeWith(plain.id, part, at, 1)).toBeUndefined(); // not twice
+    // A location whose nearby points are still coming: not the last part, the row untouched.
+    const located = await jobIn({
+      status: 'processing',
+      stage: 'coaching',
+      lat: 37.5,
+      lng: 127,
+      result: result(),
+    });
+    expect(await repo.completeWith(located.id, part, at, 1)).toBeUndefined();
+    expect((await repo.get(located.id))!).toMatchObject({ version: located.version });
+    // Once they are in, it is.
+    await repo.saveNearby(located.id, { nearby: [], nearbyMs: 3 });
+    expect(await repo.completeWith(located.id, part, at, 2)).toMatchObject({
+      status: 'completed',
+    });
+    // The nearby part is the last one only once the coaching is in; a part already in is not
+    // folded again.
+    const coached = await jobIn({
+      status: 'processing',
+      stage: 'coaching',
+      lat: 37.5,
+      lng: 127,
+      result: result(),
+    });
+    const nearby = { part: 'nearby' as const, nearby: [{ name: 'p' }], nearbyMs: 4 };
+    expect(await repo.completeWith(coached.id, nearby, at, 1)).toBeUndefined();
+    await repo.saveCoaching(coached.id, part);
+    const viaNearby = await repo.completeWith(coached.id, nearby, at, 3);
+    expect(viaNearby).toMatchObject({ status: 'completed', timings: { nearby: 4, total: 3 } });
+    expect(viaNearby!.result!.nearby).toEqual([{ name: 'p' }]);
+    expect(await repo.completeWith(coached.id, part, at, 1)).toBeUndefined();
   });
 
   it('fail: any unfinished status, within its guard; never an ended job', async () => {

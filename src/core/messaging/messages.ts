@@ -16,6 +16,12 @@ const day = z
 /** A pipeline step of one analysis job. */
 export const JobTaskSchema = z.object({ jobId: uuid });
 
+/**
+ * When the job was queued, carried by a side step so that the save can complete the job (and
+ * time it) in the same UPDATE without reading it first (docs/messaging.md → Messages).
+ */
+const queuedAt = z.string().datetime({ offset: true });
+
 /** A finished side step (coaching, or nearby points) for the save stage to fold into the job. */
 export const SaveTaskSchema = z.discriminatedUnion('part', [
   z.object({
@@ -25,12 +31,14 @@ export const SaveTaskSchema = z.discriminatedUnion('part', [
     coachingMs: z.number().nonnegative(),
     /** Disposal days for the items' kinds (docs/schedules.md), computed beside the coaching. */
     schedule: z.record(z.unknown()).nullable().optional(),
+    queuedAt: queuedAt.optional(),
   }),
   z.object({
     jobId: uuid,
     part: z.literal('nearby'),
     nearby: z.array(z.unknown()),
     nearbyMs: z.number().nonnegative(),
+    queuedAt: queuedAt.optional(),
   }),
 ]);
 

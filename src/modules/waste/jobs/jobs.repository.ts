@@ -36,9 +36,43 @@ interface UpdateOptions {
   stages?: (JobStage | null)[];
   /** Only while these side steps are not in `result` yet (coaching and nearby run side by side). */
   pending?: ('coaching' | 'nearby')[];
+  /**
+   * Only when this side step is the last one the job waits for: coaching, when the job has no
+   * location or its nearby points are in; nearby, when its coaching is in.
+   */
+  lastPart?: 'coaching' | 'nearby';
   /** Only if the job has not changed since this instant (nothing happened after a message was sent). */
   unchangedSince?: Date;
 }
+
+/** The coaching side step (and the district's days computed beside it). */
+export interface CoachingPart {
+  coaching: Coaching;
+  schedule: unknown;
+  coachingMs: number;
+}
+
+/** The nearby side step. */
+export interface NearbyPart {
+  nearby: unknown[];
+  nearbyMs: number;
+}
+
+export type SidePart = ({ part: 'coaching' } & CoachingPart) | ({ part: 'nearby' } & NearbyPart);
+
+/** How each side step is folded into `result` and `timings`. */
+const coachingSet = (part: CoachingPart) => ({
+  resultSet: {
+    coaching: part.coaching,
+    schedule: part.schedule ?? null,
+    'timings,coachingMs': part.coachingMs,
+  },
+  timings: { coaching: part.coachingMs },
+});
+const nearbySet = (part: NearbyPart) => ({
+  resultSet: { nearby: part.nearby },
+  timings: { nearby: part.nearbyMs },
+});
 
 const FINISHED = `status IN ('completed', 'failed', 'expired')`;
 
@@ -53,6 +87,9 @@ export interface Fingerprint {
   imageSha256: string;
   imagePhash: string;
 }
+
+/** The stages before classification, which the download step (re)starts from the photo. */
+export const EARLY_STAGES: readonly JobStage[] = ['downloading', 'hashing', 'preprocessing'];
 
 /** Progress shown for each stage (docs/api.md: stage + progress on every transition). */
 export const STAGE_PROGRESS: Record<JobStage, number> = {
@@ -176,6 +213,20 @@ export class JobsRepository {
     );
   }
 
+  /**
+   * queued (or processing before classification: a redelivery) → processing at downloading. The
+   * download step's own guard, so it needs no read first: a job past its early stages, ended or
+   * gone matches nothing.
+   */
+  startDownload(jobId: string, db: Queryable = this.db) {
+    return this.update(
+      db,
+      jobId,
+      { status: 'processing', stage: 'downloading', progress: STAGE_PROGRESS.downloading },
+      { from: ['queued', 'processing'], stages: [null, ...EARLY_STAGES] },
+    );
+  }
+
   /** processing → classifying: the fingerprint is known, the vision copy is stored. */
   markClassifying(
     jobId: string,
@@ -223,44 +274,22 @@ export class JobsRepository {
   }
 
   /** The coaching part arrived (once: only while the result has none) → saving. */
-  saveCoaching(
-    jobId: string,
-    part: { coaching: Coaching; schedule: unknown; coachingMs: number },
-    db: Queryable = this.db,
-  ) {
+  saveCoaching(jobId: string, part: CoachingPart, db: Queryable = this.db) {
     return this.update(
       db,
       jobId,
       { stage: 'saving', progress: STAGE_PROGRESS.saving },
-      {
-        from: ['processing'],
-        pending: ['coaching'],
-        resultSet: {
-          coaching: part.coaching,
-          schedule: part.schedule ?? null,
-          'timings,coachingMs': part.coachingMs,
-        },
-        timings: { coaching: part.coachingMs },
-      },
+      { from: ['processing'], pending: ['coaching'], ...coachingSet(part) },
     );
   }
 
   /** The nearby part arrived (once: only while the result has none); stage unchanged. */
-  saveNearby(
-    jobId: string,
-    part: { nearby: unknown[]; nearbyMs: number },
-    db: Queryable = this.db,
-  ) {
+  saveNearby(jobId: string, part: NearbyPart, db: Queryable = this.db) {
     return this.update(
       db,
       jobId,
       {},
-      {
-        from: ['processing'],
-        pending: ['nearby'],
-        resultSet: { nearby: part.nearby },
-        timings: { nearby: part.nearbyMs },
-      },
+      { from: ['processing'], pending: ['nearby'], ...nearbySet(part) },
     );
   }
 
@@ -274,6 +303,34 @@ export class JobsRepository {
         from: ['processing'],
         resultSet: { 'timings,totalMs': totalMs },
         timings: totalMs === null ? undefined : { total: totalMs },
+      },
+    );
+  }
+
+  /**
+   * processing → completed with the last side step folded in, in the same UPDATE (a saveCoaching
+   * or saveNearby and then complete, without the write in between): only while that part is
+   * still pending and the job waits for nothing else. Undefined otherwise — the part is then
+   * saved on its own and the job completes when the other one arrives.
+   */
+  completeWith(
+    jobId: string,
+    part: SidePart,
+    at: Date,
+    totalMs: number | null,
+    db: Queryable = this.db,
+  ) {
+    const folded = part.part === 'coaching' ? coachingSet(part) : nearbySet(part);
+    return this.update(
+      db,
+      jobId,
+      { status: 'completed', stage: null, progress: 100, finishedAt: at, finalizedAt: at },
+      {
+        from: ['processing'],
+        pending: [part.part],
+        lastPart: part.part,
+        resultSet: { ...folded.resultSet, 'timings,totalMs': totalMs },
+        timings: { ...folded.timings, ...(totalMs === null ? {} : { total: totalMs }) },
       },
     );
   }
@@ -346,6 +403,11 @@ export class JobsRepository {
     for (const part of opts.pending ?? []) {
       // A fixed key from the union above, never caller text.
       where.push(`result->'${part === 'coaching' ? 'coaching' : 'nearby'}' = 'null'::jsonb`);
+    }
+    if (opts.lastPart === 'coaching') {
+      where.push(`(lat IS NULL OR result->'nearby' <> 'null'::jsonb)`);
+    } else if (opts.lastPart === 'nearby') {
+      where.push(`result->'coaching' <> 'null'::jsonb`);
     }
     if (opts.unchangedSince) where.push(`updated_at <= ${p(opts.unchangedSince)}::timestamptz`);
     const rows = (await db.query(

@@ -53,6 +53,7 @@ function setup(opts: { recheckMs?: number } = {}) {
     saveCoaching: jest.fn(),
     saveNearby: jest.fn(),
     complete: jest.fn(),
+    completeWith: jest.fn(),
     fail: jest.fn(),
     correct: jest.fn(),
   } as unknown as RepoDouble;
@@ -229,6 +230,25 @@ describe('JobsService (state machine around the repository)', () => {
       expect(order).toEqual(['begin', 'update', 'alongside', 'commit', 'event']);
       expect(t.labels).toHaveBeenCalledWith('completed', '');
       expect(t.storage.delete).not.toHaveBeenCalled(); // its original went with the clean copy
+    });
+
+    it('with the last part: the part folded into the same guarded UPDATE, in the same transaction', async () => {
+      const t = setup();
+      const done = job({ status: 'completed', stage: null, progress: 100, version: 7 });
+      t.repo.transaction.mockImplementation((fn: (m: EntityManager) => unknown) => fn(m));
+      t.repo.completeWith.mockResolvedValue(done);
+      const part = {
+        part: 'coaching' as const,
+        coaching: { message: 'x', source: 'rules' as const },
+        schedule: null,
+        coachingMs: 3,
+      };
+      const alongside = jest.fn(() => Promise.resolve());
+      await expect(t.service.complete(JOB_ID, 80, alongside, part)).resolves.toBe(done);
+      expect(t.repo.completeWith).toHaveBeenCalledWith(JOB_ID, part, expect.any(Date), 80, m);
+      expect(t.repo.complete).not.toHaveBeenCalled();
+      expect(alongside).toHaveBeenCalledWith(done, m);
+      expect(t.snapshot()?.job).toMatchObject({ status: 'completed' });
     });
 
     it('writes nothing else and announces nothing when the job was no longer processing', async () => {

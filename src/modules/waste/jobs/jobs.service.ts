@@ -7,10 +7,17 @@ import { Metrics } from '../../../core/observability/metrics';
 import { RedisService } from '../../../core/redis/redis.service';
 import { STORAGE_DRIVER, StorageDriver } from '../../../core/storage/storage.driver';
 import { JobEntity } from './job.entity';
-import { Fingerprint, JobGuard, JobsRepository, STAGE_PROGRESS } from './jobs.repository';
+import {
+  CoachingPart,
+  Fingerprint,
+  JobGuard,
+  JobsRepository,
+  NearbyPart,
+  SidePart,
+  STAGE_PROGRESS,
+} from './jobs.repository';
 import { JobEventsEmitter } from './job-events';
 import {
-  Coaching,
   emptyJobResult,
   JobResult,
   JobStage,
@@ -20,7 +27,7 @@ import {
   TERMINAL,
 } from './job.types';
 
-export type { Fingerprint, JobGuard };
+export type { Fingerprint, JobGuard, SidePart };
 export { STAGE_PROGRESS };
 
 /** How long a job's end waits for its raw upload's deletion (docs/pipeline.md → Storage). */
@@ -263,6 +270,11 @@ export class JobsService {
     return this.announced(await this.repo.startStage(jobId, stage, timings), 'processing');
   }
 
+  /** queued (or processing before classification) → processing at downloading. */
+  async startDownload(jobId: string): Promise<JobEntity | undefined> {
+    return this.announced(await this.repo.startDownload(jobId), 'processing');
+  }
+
   /** processing → classifying, with the photo's fingerprint. */
   async markClassifying(
     jobId: string,
@@ -294,18 +306,12 @@ export class JobsService {
   }
 
   /** The coaching part (and the district's days) folded in once → saving. */
-  async saveCoaching(
-    jobId: string,
-    part: { coaching: Coaching; schedule: unknown; coachingMs: number },
-  ): Promise<JobEntity | undefined> {
+  async saveCoaching(jobId: string, part: CoachingPart): Promise<JobEntity | undefined> {
     return this.announced(await this.repo.saveCoaching(jobId, part));
   }
 
   /** The nearby part folded in once. */
-  async saveNearby(
-    jobId: string,
-    part: { nearby: unknown[]; nearbyMs: number },
-  ): Promise<JobEntity | undefined> {
+  async saveNearby(jobId: string, part: NearbyPart): Promise<JobEntity | undefined> {
     return this.announced(await this.repo.saveNearby(jobId, part));
   }
 
@@ -313,16 +319,20 @@ export class JobsService {
    * processing → completed in one PostgreSQL transaction with `alongside`'s writes (the history
    * row, the analytics event), which run only when the guarded UPDATE matched; they commit
    * together or not at all. The snapshot and the event go out after the commit, so no client
-   * ever sees a state that was rolled back.
+   * ever sees a state that was rolled back. With `lastPart`, that side step is folded into the
+   * same UPDATE, which then only applies while it is the last one the job waits for.
    */
   async complete(
     jobId: string,
     totalMs: number | null,
     alongside: (job: JobEntity, m: EntityManager) => Promise<void>,
+    lastPart?: SidePart,
   ): Promise<JobEntity | undefined> {
     const now = new Date();
     const completed = await this.repo.transaction(async (m) => {
-      const done = await this.repo.complete(jobId, now, totalMs, m);
+      const done = lastPart
+        ? await this.repo.completeWith(jobId, lastPart, now, totalMs, m)
+        : await this.repo.complete(jobId, now, totalMs, m);
       if (done) await alongside(done, m);
       return done;
     });

@@ -21,7 +21,7 @@ import { failDeadLettered } from './job-failure';
 import { PipelineRelay } from './pipeline-relay';
 import { ResultBuilder } from './result-builder';
 import { visionKey } from './storage-keys';
-import { JobTask, SaveTask, USER_FAILURE_CODES } from './task-payloads';
+import { isoOrUndefined, JobTask, SaveTask, USER_FAILURE_CODES } from './task-payloads';
 
 const NEARBY_RADIUS_M = 3000;
 const NEARBY_LIMIT = 5;
@@ -132,6 +132,7 @@ export class ExternalPipelineHandlers implements TaskFailureListener {
       coaching: { message: answer.message, source: answer.source },
       coachingMs: Date.now() - started,
       schedule: schedule as unknown as Record<string, unknown> | null,
+      queuedAt: isoOrUndefined(job.queuedAt),
     };
     await this.publisher.publish(RoutingKey.WasteSave, task, { requestId: ctx.requestId });
   }
@@ -160,7 +161,7 @@ export class ExternalPipelineHandlers implements TaskFailureListener {
           limit: NEARBY_LIMIT,
         })
       : [];
-    await this.publishNearby(jobId, nearby, Date.now() - started, ctx.requestId);
+    await this.publishNearby(jobId, nearby, Date.now() - started, ctx.requestId, job.queuedAt);
   }
 
   private async publishNearby(
@@ -168,8 +169,15 @@ export class ExternalPipelineHandlers implements TaskFailureListener {
     nearby: unknown[],
     ms: number,
     requestId?: string,
+    queuedAt?: Date | null,
   ): Promise<void> {
-    const task: SaveTask = { jobId, part: 'nearby', nearby, nearbyMs: ms };
+    const task: SaveTask = {
+      jobId,
+      part: 'nearby',
+      nearby,
+      nearbyMs: ms,
+      queuedAt: isoOrUndefined(queuedAt),
+    };
     await this.publisher.publish(RoutingKey.WasteSave, task, { requestId });
   }
 

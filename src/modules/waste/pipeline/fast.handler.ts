@@ -17,16 +17,39 @@ import { recordJobEvents } from '../../maintenance';
 import { HistoryService } from '../../users';
 import { historyEntry } from '../jobs/history-entry';
 import { JobEntity } from '../jobs/job.entity';
-import { JobsService } from '../jobs/jobs.service';
+import { JobsService, SidePart } from '../jobs/jobs.service';
+import { StageTimings } from '../jobs/job.types';
 import { ImageCacheService } from './image-cache.service';
-import { decodeAndClean, pixelFingerprint, sha256, visionCopy } from './image-processing';
+import {
+  cleanJpeg,
+  decodeImage,
+  Pixels,
+  pixelFingerprint,
+  sha256,
+  visionCopy,
+} from './image-processing';
 import { failDeadLettered } from './job-failure';
 import { PipelineRelay } from './pipeline-relay';
 import { ResultBuilder } from './result-builder';
 import { cleanKey, visionKey } from './storage-keys';
 import { JobTask, SaveTask, USER_FAILURE_CODES } from './task-payloads';
 
-const EARLY_STAGES = new Set(['downloading', 'hashing', 'preprocessing']);
+/**
+ * A promise whose failure is kept for whoever awaits `done()` (once it runs beside other work,
+ * its rejection must not go unhandled while that work is awaited).
+ */
+function settled(p: Promise<void>): { done(): Promise<void> } {
+  const outcome = p.then(
+    () => undefined,
+    (err: unknown) => ({ err }),
+  );
+  return {
+    async done() {
+      const r = await outcome;
+      if (r) throw r.err;
+    },
+  };
+}
 
 /** The fast role: CPU work on the image, and the final save. */
 @Injectable()
@@ -46,21 +69,18 @@ export class FastPipelineHandlers implements TaskFailureListener {
 
   @TaskHandler(RoutingKey.WasteDownload)
   async download({ jobId }: JobTask, ctx: TaskContext): Promise<void> {
-    const found = await this.jobs.get(jobId);
-    if (!found) return;
-    const early =
-      found.status === 'queued' ||
-      (found.status === 'processing' && EARLY_STAGES.has(found.stage ?? ''));
-    if (!early) {
+    const started = Date.now();
+    // The guarded UPDATE is the check: only a queued job, or one still before classification
+    // (a redelivery), starts downloading.
+    const job = await this.jobs.startDownload(jobId);
+    if (!job) {
       // A redelivery for a job already past download: make sure its next message was sent.
-      if (ctx.redelivered || ctx.attempt > 1) await this.relay.resume(found, ctx.requestId);
+      if (ctx.redelivered || ctx.attempt > 1) {
+        const found = await this.jobs.get(jobId);
+        if (found) await this.relay.resume(found, ctx.requestId);
+      }
       return;
     }
-    const started = Date.now();
-    const job = await this.jobs.startStage(jobId, 'downloading', {
-      queue: found.queuedAt ? started - new Date(found.queuedAt).getTime() : 0,
-    });
-    if (!job) return;
     try {
       await this.process(job, ctx, started);
     } catch (err) {
@@ -72,10 +92,17 @@ export class FastPipelineHandlers implements TaskFailureListener {
     }
   }
 
+  /**
+   * Download, decode (the validation), then what vision waits for — fingerprint, cache lookup,
+   * vision copy — while the clean copy replaces the original beside them, and each progress
+   * write overlaps the image work it announces (docs/pipeline.md → The fast step).
+   */
   private async process(job: JobEntity, ctx: TaskContext, started: number): Promise<void> {
-    const t = { download: 0, validate: 0, hash: 0, cache: 0, preprocess: 0 };
+    const t: StageTimings = {
+      queue: job.queuedAt ? Math.max(0, started - new Date(job.queuedAt).getTime()) : 0,
+    };
     let mark = started;
-    const lap = (k: keyof typeof t) => {
+    const lap = (k: 'download' | 'validate' | 'hash' | 'cache' | 'preprocess') => {
       const now = Date.now();
       t[k] = now - mark;
       mark = now;
@@ -99,43 +126,45 @@ export class FastPipelineHandlers implements TaskFailureListener {
     lap('download');
 
     // One decode: the clean copy, the fingerprint and the vision copy all come from its pixels.
-    const image = await decodeAndClean(bytes, this.config.MAX_IMAGE_PIXELS);
+    const { pixels } = await decodeImage(bytes, this.config.MAX_IMAGE_PIXELS);
     lap('validate');
-    await this.storage.put(cleanKey(job.userId, job.id), image.clean, 'image/jpeg');
-    // EXIF (GPS included) must not survive in our storage: only the clean copy is kept.
-    await this.storage.delete([job.storageKey]);
+    // EXIF (GPS included) must not survive in our storage: only the clean copy is kept. Nothing
+    // ahead needs it, so it is written beside them, and awaited before the job moves on.
+    const cleaned = settled(this.replaceOriginal(job, pixels));
+    try {
+      const sha = sha256(bytes);
+      const [, phash] = await Promise.all([
+        this.jobs.startStage(job.id, 'hashing'),
+        pixelFingerprint(pixels),
+      ]);
+      lap('hash');
+      const fingerprint = { imageSha256: sha, imagePhash: phash };
 
-    await this.jobs.startStage(job.id, 'hashing');
-    const sha = sha256(bytes);
-    const phash = await pixelFingerprint(image.pixels);
-    lap('hash');
+      const hit = await this.cache.lookup(sha, phash);
+      lap('cache');
+      if (hit) {
+        await cleaned.done();
+        const result = this.jobs.emptyResult();
+        result.items = this.results.items(hit.value.items, job.locale);
+        result.cache = { hit: true, kind: hit.kind, source: hit.value.source ?? 'vision' };
+        await this.jobs.recordCachedGuidance(job.id, result, fingerprint, t);
+        await this.relay.afterGuidance({ ...job, result } as JobEntity, ctx.requestId);
+        return;
+      }
 
-    const hit = await this.cache.lookup(sha, phash);
-    lap('cache');
-    if (hit) {
-      const result = this.jobs.emptyResult();
-      result.items = this.results.items(hit.value.items, job.locale);
-      result.cache = { hit: true, kind: hit.kind, source: hit.value.source ?? 'vision' };
-      await this.jobs.recordCachedGuidance(
-        job.id,
-        result,
-        { imageSha256: sha, imagePhash: phash },
-        t,
-      );
-      await this.relay.afterGuidance({ ...job, result } as JobEntity, ctx.requestId);
-      return;
+      const [, vision] = await Promise.all([
+        this.jobs.startStage(job.id, 'preprocessing', { ...t }),
+        visionCopy(pixels),
+      ]);
+      await this.storage.put(visionKey(job.userId, job.id), vision.image, 'image/jpeg');
+      await cleaned.done();
+      lap('preprocess');
+      await this.jobs.markClassifying(job.id, fingerprint, { preprocess: t.preprocess });
+    } catch (err) {
+      // Nothing of this attempt may still be writing when the message is retried.
+      await cleaned.done().catch(() => undefined);
+      throw err;
     }
-
-    await this.jobs.startStage(job.id, 'preprocessing', t);
-    mark = Date.now();
-    const vision = await visionCopy(image.pixels);
-    await this.storage.put(visionKey(job.userId, job.id), vision.image, 'image/jpeg');
-    lap('preprocess');
-    await this.jobs.markClassifying(
-      job.id,
-      { imageSha256: sha, imagePhash: phash },
-      { preprocess: t.preprocess },
-    );
     await this.publisher.publish(
       RoutingKey.Vision,
       { jobId: job.id },
@@ -143,23 +172,41 @@ export class FastPipelineHandlers implements TaskFailureListener {
     );
   }
 
+  /** The clean copy (re-encoded from the pixels, no metadata) in, the original out. */
+  private async replaceOriginal(job: JobEntity, pixels: Pixels): Promise<void> {
+    await this.storage.put(cleanKey(job.userId, job.id), await cleanJpeg(pixels), 'image/jpeg');
+    await this.storage.delete([job.storageKey]);
+  }
+
   @TaskHandler(RoutingKey.WasteSave)
   async save(task: SaveTask): Promise<void> {
+    const part: SidePart =
+      task.part === 'coaching'
+        ? {
+            part: 'coaching',
+            coaching: task.coaching,
+            schedule: task.schedule ?? null,
+            coachingMs: task.coachingMs,
+          }
+        : { part: 'nearby', nearby: task.nearby, nearbyMs: task.nearbyMs };
+    // The part the job waits for last (a photo without a location: its coaching) completes it in
+    // the same UPDATE; it carries when the job was queued, for the total time.
+    if (task.queuedAt) {
+      const totalMs = Math.max(0, Date.now() - Date.parse(task.queuedAt));
+      if (await this.complete(task.jobId, totalMs, part)) return;
+    }
     // No read first: the guarded UPDATE only applies to a processing job whose part is still
     // pending (a job that ended, or a redelivered part, matches nothing), and the read below
     // is needed only when it did not apply.
     const written =
-      task.part === 'coaching'
-        ? await this.jobs.saveCoaching(task.jobId, {
-            coaching: task.coaching,
-            schedule: task.schedule ?? null,
-            coachingMs: task.coachingMs,
-          })
-        : await this.jobs.saveNearby(task.jobId, { nearby: task.nearby, nearbyMs: task.nearbyMs });
+      part.part === 'coaching'
+        ? await this.jobs.saveCoaching(task.jobId, part)
+        : await this.jobs.saveNearby(task.jobId, part);
     const current = written ?? (await this.jobs.get(task.jobId));
     if (!current || current.status !== 'processing' || !current.result?.coaching) return;
     if (current.lat !== null && current.result.nearby === null) return; // the other part is still coming
-    await this.complete(current);
+    const totalMs = current.queuedAt ? Date.now() - new Date(current.queuedAt).getTime() : null;
+    await this.complete(current.id, totalMs);
   }
 
   /**
@@ -170,19 +217,32 @@ export class FastPipelineHandlers implements TaskFailureListener {
    * writes nothing. The snapshot and the event go out after the commit; the image cache, an
    * optimisation, is taught last and its failure costs only a future cache hit.
    */
-  private async complete(job: JobEntity): Promise<void> {
-    const result = job.result!;
-    const totalMs = job.queuedAt ? Date.now() - new Date(job.queuedAt).getTime() : null;
-    const completed = await this.jobs.complete(job.id, totalMs, async (done, m) => {
-      await this.history.recordAnalysis(historyEntry(done), m);
-      await recordJobEvents(m, [done.id]);
-    });
-    if (!completed) return;
+  private async complete(
+    jobId: string,
+    totalMs: number | null,
+    lastPart?: SidePart,
+  ): Promise<JobEntity | undefined> {
+    const completed = await this.jobs.complete(
+      jobId,
+      totalMs,
+      async (done, m) => {
+        await this.history.recordAnalysis(historyEntry(done), m);
+        await recordJobEvents(m, [done.id]);
+      },
+      lastPart,
+    );
+    if (!completed?.result) return completed;
+    const result = completed.result;
     // A miss teaches the cache; so does a near-identical hit (its own bytes become an exact entry,
     // so the next upload of this very file is an exact hit).
-    if (result.cache.kind !== 'exact' && job.imageSha256 && job.imagePhash && result.items.length) {
+    if (
+      result.cache.kind !== 'exact' &&
+      completed.imageSha256 &&
+      completed.imagePhash &&
+      result.items.length
+    ) {
       await this.cache
-        .store(job.imageSha256, job.imagePhash, {
+        .store(completed.imageSha256, completed.imagePhash, {
           items: this.results.classified(result.items),
           model: 'pipeline',
           visionMs: result.timings.visionMs,
@@ -190,9 +250,10 @@ export class FastPipelineHandlers implements TaskFailureListener {
           source: result.cache.source ?? 'vision',
         })
         .catch((err: unknown) =>
-          this.logger.warn(`image cache not taught by job ${job.id}: ${String(err)}`),
+          this.logger.warn(`image cache not taught by job ${jobId}: ${String(err)}`),
         );
     }
+    return completed;
   }
 
   /**

@@ -81,6 +81,21 @@ export async function decodeAndClean(
   maxPixels: number,
   maxSide = 2048,
 ): Promise<DecodedImage> {
+  const { format, pixels } = await decodeImage(buf, maxPixels, maxSide);
+  const clean = await cleanJpeg(pixels);
+  return { format, width: pixels.width, height: pixels.height, clean, pixels };
+}
+
+/**
+ * The validation: the format by its magic bytes, the pixel cap, and one full decode to upright
+ * pixels no larger than `maxSide` (bad input is a permanent failure: retrying cannot fix it).
+ * The pipeline derives the clean copy (`cleanJpeg`) beside the fingerprint and the vision copy.
+ */
+export async function decodeImage(
+  buf: Buffer,
+  maxPixels: number,
+  maxSide = 2048,
+): Promise<{ format: ImageFormat; pixels: Pixels }> {
   const format = sniffFormat(buf);
   if (!format)
     throw new PermanentTaskError('INVALID_IMAGE', 'the file is not a JPEG, PNG or WebP image');
@@ -90,8 +105,6 @@ export async function decodeAndClean(
   // read again only to explain a failure (one sharp call less per photo, ~1.4 ms of CPU:
   // bench/image-work.bench.mjs).
   if (format !== 'jpeg') await checkHeader(buf, maxPixels);
-  let pixels: Pixels;
-  let clean: Buffer;
   try {
     const { data, info } = await sharp(buf, { limitInputPixels: maxPixels, failOn: 'error' })
       .rotate() // apply EXIF orientation; the pixels carry no metadata at all
@@ -99,8 +112,10 @@ export async function decodeAndClean(
       .flatten({ background: '#ffffff' })
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    pixels = { data, width: info.width, height: info.height, channels: info.channels };
-    clean = await fromPixels(pixels).jpeg({ quality: 88, mozjpeg: false }).toBuffer();
+    return {
+      format,
+      pixels: { data, width: info.width, height: info.height, channels: info.channels },
+    };
   } catch {
     if (format === 'jpeg') await checkHeader(buf, maxPixels);
     throw new PermanentTaskError(
@@ -108,7 +123,11 @@ export async function decodeAndClean(
       'the image cannot be decoded (truncated or corrupt)',
     );
   }
-  return { format, width: pixels.width, height: pixels.height, clean, pixels };
+}
+
+/** The clean copy: the pixels re-encoded as JPEG, with no metadata block at all. */
+export function cleanJpeg(p: Pixels): Promise<Buffer> {
+  return fromPixels(p).jpeg({ quality: 88, mozjpeg: false }).toBuffer();
 }
 
 /** The header: readable, with dimensions, and within the pixel cap (all pages). */

@@ -89,6 +89,9 @@ function jobsDouble() {
   const stub = () => jest.fn((id: string) => Promise.resolve(job({ id, status: 'processing' })));
   return {
     get: jest.fn(),
+    startDownload: jest.fn((id: string) =>
+      Promise.resolve(job({ id, status: 'processing', stage: 'downloading' })),
+    ),
     startStage: jest.fn((id: string, stage: string, _timings?: object) =>
       Promise.resolve(job({ id, status: 'processing', stage: stage as JobEntity['stage'] })),
     ),
@@ -155,12 +158,17 @@ describe('FastPipelineHandlers (download, validate, cache, save) with dependenci
     t.jobs.get.mockResolvedValue(job());
     t.cache.lookup.mockResolvedValue(undefined);
     await t.handlers.download({ jobId: JOB_ID }, ctx);
-    expect(t.jobs.startStage.mock.calls.map((c) => c[1])).toEqual([
-      'downloading',
-      'hashing',
-      'preprocessing',
-    ]);
-    expect(t.jobs.startStage.mock.calls[0][2]).toEqual({ queue: expect.any(Number) });
+    // The guarded UPDATE is the check (no read first), then the progress writes.
+    expect(t.jobs.startDownload).toHaveBeenCalledWith(JOB_ID);
+    expect(t.jobs.get).not.toHaveBeenCalled();
+    expect(t.jobs.startStage.mock.calls.map((c) => c[1])).toEqual(['hashing', 'preprocessing']);
+    expect(t.jobs.startStage.mock.calls[1][2]).toEqual({
+      queue: expect.any(Number),
+      download: expect.any(Number),
+      validate: expect.any(Number),
+      hash: expect.any(Number),
+      cache: expect.any(Number),
+    });
     expect(t.storage.put).toHaveBeenCalledWith(
       cleanKey(USER_ID, JOB_ID),
       expect.any(Buffer),
@@ -194,6 +202,16 @@ describe('FastPipelineHandlers (download, validate, cache, save) with dependenci
       value: { items: [classified], model: 'm', visionMs: 10, source: 'consensus' },
     });
     await t.handlers.download({ jobId: JOB_ID }, ctx);
+    // The clean copy replaced the original before the job moved on.
+    expect(t.storage.put).toHaveBeenCalledWith(
+      cleanKey(USER_ID, JOB_ID),
+      expect.any(Buffer),
+      'image/jpeg',
+    );
+    expect(t.storage.delete).toHaveBeenCalledWith([ORIGINAL]);
+    expect(t.storage.delete.mock.invocationCallOrder[0]).toBeLessThan(
+      t.jobs.recordCachedGuidance.mock.invocationCallOrder[0],
+    );
     const [, result] = t.jobs.recordCachedGuidance.mock.calls[0] as unknown as [string, JobResult];
     expect(result.items).toEqual([item]);
     expect(result.cache).toEqual({ hit: true, kind: 'similar', source: 'consensus' });
@@ -241,13 +259,48 @@ describe('FastPipelineHandlers (download, validate, cache, save) with dependenci
     expect(t.jobs.fail).not.toHaveBeenCalled();
   });
 
+  it('the clean copy failing to store sends the message back (retried) once nothing is writing, the job moves on no further', async () => {
+    const t = setup({ [ORIGINAL]: photo });
+    t.cache.lookup.mockResolvedValue(undefined);
+    const down = Object.assign(new Error('write EIO'), { code: 'EIO' });
+    t.storage.put.mockImplementation(((key: string) =>
+      key === cleanKey(USER_ID, JOB_ID)
+        ? new Promise((_, reject) => setTimeout(() => reject(down), 20))
+        : Promise.resolve()) as never);
+    await expect(t.handlers.download({ jobId: JOB_ID }, ctx)).rejects.toBe(down);
+    expect(t.storage.delete).not.toHaveBeenCalled(); // the original stays for the retry
+    expect(t.jobs.markClassifying).not.toHaveBeenCalled();
+    expect(t.publisher.publish).not.toHaveBeenCalled();
+    expect(t.jobs.fail).not.toHaveBeenCalled();
+  });
+
+  it('a failure beside the clean copy waits for it before the message goes back', async () => {
+    const t = setup({ [ORIGINAL]: photo });
+    const down = new Error('redis down');
+    t.cache.lookup.mockRejectedValue(down);
+    let cleanDone = false;
+    t.storage.put.mockImplementation(((key: string) =>
+      key === cleanKey(USER_ID, JOB_ID)
+        ? new Promise<void>((resolve) =>
+            setTimeout(() => {
+              cleanDone = true;
+              resolve();
+            }, 30),
+          )
+        : Promise.resolve()) as never);
+    await expect(t.handlers.download({ jobId: JOB_ID }, ctx)).rejects.toBe(down);
+    expect(cleanDone).toBe(true);
+  });
+
   it('a redelivery for a job past download re-sends what it waits for instead of redoing it', async () => {
     const t = setup({ [ORIGINAL]: photo });
     const past = job({ status: 'processing', stage: 'classifying' });
+    t.jobs.startDownload.mockResolvedValue(undefined as never);
     t.jobs.get.mockResolvedValue(past);
     await t.handlers.download({ jobId: JOB_ID }, { ...ctx, redelivered: true });
     expect(t.relay.resume).toHaveBeenCalledWith(past, 'r1');
     expect(t.jobs.startStage).not.toHaveBeenCalled();
+    expect(t.storage.get).not.toHaveBeenCalled();
     // A first delivery for such a job is a stray duplicate: nothing at all.
     t.relay.resume.mockClear();
     await t.handlers.download({ jobId: JOB_ID }, ctx);
@@ -256,10 +309,10 @@ describe('FastPipelineHandlers (download, validate, cache, save) with dependenci
 
   it('a job another process moved on (the guard did not hold) is left alone', async () => {
     const t = setup({ [ORIGINAL]: photo });
-    t.jobs.get.mockResolvedValue(job());
-    t.jobs.startStage.mockResolvedValueOnce(undefined as never);
+    t.jobs.startDownload.mockResolvedValueOnce(undefined as never);
     await t.handlers.download({ jobId: JOB_ID }, ctx);
     expect(t.storage.get).not.toHaveBeenCalled();
+    expect(t.jobs.get).not.toHaveBeenCalled(); // a first delivery: nothing to resume
   });
 
   describe('save', () => {
@@ -300,6 +353,7 @@ describe('FastPipelineHandlers (download, validate, cache, save) with dependenci
       );
       await t.handlers.save(coachingTask);
       expect(t.jobs.saveCoaching).toHaveBeenCalledWith(JOB_ID, {
+        part: 'coaching',
         coaching: coachingTask.coaching,
         schedule: null,
         coachingMs: 12,
@@ -308,6 +362,7 @@ describe('FastPipelineHandlers (download, validate, cache, save) with dependenci
         JOB_ID,
         expect.any(Number),
         expect.any(Function),
+        undefined, // no part folded in: it was saved just before
       );
       expect(t.history.recordAnalysis).toHaveBeenCalledWith(
         expect.objectContaining({ jobId: JOB_ID, userId: USER_ID, status: 'completed' }),
@@ -327,6 +382,50 @@ describe('FastPipelineHandlers (download, validate, cache, save) with dependenci
       });
     });
 
+    it('the last part, sent with when the job was queued, completes the job in the same UPDATE (no save, no read)', async () => {
+      const t = setup();
+      const done = job({
+        ...withGuidance({ coaching: coachingTask.coaching }),
+        status: 'completed',
+        stage: null,
+        progress: 100,
+      });
+      t.jobs.complete.mockResolvedValue(done);
+      const queuedAt = new Date(Date.now() - 8000).toISOString();
+      await t.handlers.save({ ...coachingTask, queuedAt });
+      const [id, totalMs, alongside, lastPart] = t.jobs.complete.mock.calls[0] as unknown as [
+        string,
+        number,
+        unknown,
+        unknown,
+      ];
+      expect(id).toBe(JOB_ID);
+      expect(totalMs).toBeGreaterThanOrEqual(8000);
+      expect(alongside).toEqual(expect.any(Function));
+      expect(lastPart).toEqual({
+        part: 'coaching',
+        coaching: coachingTask.coaching,
+        schedule: null,
+        coachingMs: 12,
+      });
+      expect(t.jobs.saveCoaching).not.toHaveBeenCalled();
+      expect(t.jobs.get).not.toHaveBeenCalled();
+      // The completed row teaches the cache (a miss).
+      expect(t.cache.store).toHaveBeenCalledWith('a'.repeat(64), 'b'.repeat(16), expect.anything());
+    });
+
+    it('a part that is not the last (its nearby points are still coming) is saved on its own', async () => {
+      const t = setup();
+      t.jobs.complete.mockResolvedValue(undefined); // the guard: nearby is still pending
+      t.jobs.saveCoaching.mockResolvedValue(
+        withGuidance({ coaching: coachingTask.coaching }, 37.5),
+      );
+      await t.handlers.save({ ...coachingTask, queuedAt: new Date().toISOString() });
+      expect(t.jobs.complete).toHaveBeenCalledTimes(1);
+      expect(t.jobs.saveCoaching).toHaveBeenCalledTimes(1);
+      expect(t.cache.store).not.toHaveBeenCalled();
+    });
+
     it('waits for the nearby part when the photo came with a location', async () => {
       const t = setup();
       t.jobs.get.mockResolvedValue(withGuidance({}, 37.5));
@@ -342,7 +441,11 @@ describe('FastPipelineHandlers (download, validate, cache, save) with dependenci
       );
       t.jobs.complete.mockResolvedValue(undefined);
       await t.handlers.save({ jobId: JOB_ID, part: 'nearby', nearby: [], nearbyMs: 4 });
-      expect(t.jobs.saveNearby).toHaveBeenCalledWith(JOB_ID, { nearby: [], nearbyMs: 4 });
+      expect(t.jobs.saveNearby).toHaveBeenCalledWith(JOB_ID, {
+        part: 'nearby',
+        nearby: [],
+        nearbyMs: 4,
+      });
       expect(t.jobs.complete).toHaveBeenCalledTimes(1);
     });
 
@@ -525,6 +628,8 @@ describe('ExternalPipelineHandlers (classify, coach, nearby) with dependencies r
         coaching: { message: '헹궈서 버리세요', source: 'llm' },
         coachingMs: expect.any(Number),
         schedule: null,
+        // When the job was queued: the save completes it (and times it) without a read.
+        queuedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       },
       { requestId: 'r1' },
     );
@@ -563,7 +668,13 @@ describe('ExternalPipelineHandlers (classify, coach, nearby) with dependencies r
     });
     expect(t.publisher.publish).toHaveBeenCalledWith(
       RoutingKey.WasteSave,
-      { jobId: JOB_ID, part: 'nearby', nearby: [{ name: 'p' }], nearbyMs: expect.any(Number) },
+      {
+        jobId: JOB_ID,
+        part: 'nearby',
+        nearby: [{ name: 'p' }],
+        nearbyMs: expect.any(Number),
+        queuedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      },
       { requestId: 'r1' },
     );
   });

@@ -53,6 +53,8 @@ export class PipelineRelay {
             coaching: job.result.coaching,
             coachingMs: job.result.timings.coachingMs ?? 0,
           };
+          // (No queuedAt: the part is stored already, so the save completes the job from the
+          // stored parts with a read, as before.)
           await this.publisher.publish(RoutingKey.WasteSave, task, { requestId });
           return true;
         }

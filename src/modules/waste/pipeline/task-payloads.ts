@@ -9,3 +9,7 @@ export const USER_FAILURE_CODES = new Set([
   'UPLOAD_MISSING',
   'VISION_NOT_CONFIGURED',
 ]);
+
+/** A save message's `queuedAt` from the job's column (docs/messaging.md → Messages). */
+export const isoOrUndefined = (d: Date | string | null | undefined): string | undefined =>
+  d ? new Date(d).toISOString() : undefined;
