@@ -27,7 +27,7 @@ import { clearImageCache } from './lib/journeys.mjs';
 import { Peer } from './lib/peer.mjs';
 import { photoPool } from './lib/photos.mjs';
 import { commPids, groupPids, Meter, pgBackends } from './lib/procs.mjs';
-import { fmtDist, round, table } from './lib/stats.mjs';
+import { dist, fmtDist, round, table } from './lib/stats.mjs';
 import { LATENCIES, ratios, runRate, steadyTargets } from './lib/steady.mjs';
 import { log, root, startStandins, System } from './lib/sut.mjs';
 import { isolate, machine, snapshotDist } from './lib/system.mjs';
@@ -99,6 +99,25 @@ function meterSet(pidsOfApp, db, dbName, redisPid, rabbitPids, standins) {
 
 const GROUPS = ['app', 'postgres', 'rabbitmq', 'redis', 'stand-ins', 'driver'];
 
+/**
+ * Our pipeline's own overhead with no probe in it: each completed job's server timings (queued →
+ * completed, minus the vision and coaching calls), for the jobs that called vision since `since`.
+ */
+async function serverOverhead(db, since) {
+  const { rows } = await db.query(
+    `SELECT (result->'timings'->>'totalMs')::int - (result->'timings'->>'visionMs')::int
+            - coalesce((result->'timings'->>'coachingMs')::int, 0) AS ms
+       FROM waste.jobs
+      WHERE status = 'completed' AND created_at >= $1
+        AND result->'timings'->>'visionMs' IS NOT NULL AND result->'timings'->>'totalMs' IS NOT NULL`,
+    [since],
+  );
+  return dist(rows.map((r) => r.ms));
+}
+
+/** The p95 of a 50 ms probe's own sampling delay (uniform in [0, 50) ms): in both systems' figures. */
+const PROBE_P95_MS = 47.5;
+
 function markdown(run) {
   const m = run.machine;
   const L = [
@@ -150,7 +169,21 @@ function markdown(run) {
         '',
       ]);
   }
-  L.push(table(rows), '', '**CPU ms per completed job** (by process group) and max RSS (MB)', '');
+  L.push(table(rows), '');
+  const withServer = run.rates.filter((r) => r.ours.serverOverhead?.n);
+  if (withServer.length)
+    L.push(
+      `Our pipeline's own overhead, from the jobs' server timings (queued → completed, minus the vision and coaching calls; no probe in it), p50 / p95 / p99: ${withServer.map((r) => `R=${r.rate} ${fmtDist(r.ours.serverOverhead)}`).join('; ')}.`,
+      '',
+      `A 50 ms probe sees a job end at its next poll: its own sampling delay, uniform in [0, 50) ms (p95 ${PROBE_P95_MS} ms), is in both systems' overhead figures, so even a pipeline with no overhead at all would show an overhead p95 of ~${PROBE_P95_MS} ms, and a peer ÷ ours ratio of at most ${
+        run.rates
+          .filter((r) => r.peer?.overhead?.p95)
+          .map((r) => `${round(r.peer.overhead.p95 / PROBE_P95_MS, 2)}× (R=${r.rate})`)
+          .join(', ') || '(no peer in this run)'
+      }.`,
+      '',
+    );
+  L.push('**CPU ms per completed job** (by process group) and max RSS (MB)', '');
   const cpu = [
     ['R', 'system', ...GROUPS.map((g) => `${g} CPU`), 'app RSS', 'postgres RSS', 'redis RSS'],
   ];
@@ -262,6 +295,7 @@ async function main() {
       ours.threadCores = busiestThreads(threads0, await sys.threadCpu(), ours.wallS);
       const check = await verify(db, ours.journeys, { drainMs: 30_000, since });
       if (!check.ok) ok = false;
+      ours.serverOverhead = await serverOverhead(db, since);
       delete ours.journeys;
       log(
         `R=${rate} ours: ${ours.completed}/${ours.users} completed, submit ${fmtDist(ours.submit)}, poll ${fmtDist(ours.poll)}, overhead ${fmtDist(ours.overhead)}; busiest threads (cores) ${ours.threadCores}`,
