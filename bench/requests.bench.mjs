@@ -10,7 +10,11 @@
 //
 //   npx nest build && node bench/requests.bench.mjs [--requests 300] [--seconds 8] [--only status,me]
 //   [--dist <another build's dist/, for a before/after>]
-//   [--no-throughput]
+//   [--no-throughput] [--throughput-of health|status: only that endpoint of ours under
+//   autocannon, no references (to profile it under load with BENCH_NODE_ARGS)] [--pause-workers: the worker roles stopped (SIGSTOP) while the sequential
+//   requests run, so upload-complete's jobs are not processed beside it and its wall time is its
+//   own] [--floor: also the CPU per request of the hello servers, the same way:
+//   what a bare node:http answer, and one with a status poll's Redis round trip, cost here]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
@@ -75,8 +79,44 @@ async function hello(kind) {
   return res;
 }
 
+/** CPU per request of a hello server (bench/lib/hello.mjs), measured like ours. */
+async function helloCpu(kind, d, n) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(root, 'bench', 'lib', 'hello.mjs'), kind, port], {
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+  try {
+    await once(createInterface({ input: child.stdout }), 'line');
+    const c0 = await cpuOf(child.pid);
+    await sleep(3000);
+    const idle = (((await cpuOf(child.pid)) - c0) * 1000) / 3;
+    const url = `http://127.0.0.1:${port}/`;
+    return await perRequest(
+      child.pid,
+      idle,
+      n,
+      async () => undefined,
+      async () => {
+        const r = await d.call('GET', url);
+        if (r.status !== 200) throw new Error(`hello ${kind}: ${r.status}`);
+      },
+    );
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
 async function throughput(base, jobId, token) {
   const tput = {};
+  const of = opt('throughput-of');
+  if (of) {
+    const url = of === 'health' ? `${base}/health/live` : `${base}/api/v1/waste/status/${jobId}`;
+    tput[`ours: ${of}`] = (
+      await cannon(url, { authorization: `Bearer ${token}` })
+    ).requests.average;
+    log(`ours: ${of}: ${tput[`ours: ${of}`]} req/s`);
+    return tput;
+  }
   for (const kind of ['node', 'fastify', 'nest-express', 'nest-fastify']) {
     tput[`hello: ${kind}`] = (await hello(kind)).requests.average;
     log(`hello ${kind}: ${tput[`hello: ${kind}`]} req/s`);
@@ -173,12 +213,22 @@ async function main() {
       ],
     };
     const seq = {};
+    const workers = sys.roles.filter((r) => r !== api);
+    if (argv.includes('--pause-workers')) for (const w of workers) process.kill(w.pid, 'SIGSTOP');
     for (const [name, [prepare, fn]] of Object.entries(endpoints)) {
       if (ONLY && !ONLY.some((o) => name.includes(o))) continue;
       seq[name] = await perRequest(api.pid, idleMsPerS, N, prepare, fn);
       log(
         `${name}: ${seq[name].cpuMs} ms CPU (${seq[name].sysMs} in the kernel), ${seq[name].wallMs} ms wall`,
       );
+    }
+    if (argv.includes('--pause-workers')) for (const w of workers) process.kill(w.pid, 'SIGCONT');
+    if (argv.includes('--floor')) {
+      for (const kind of ['node', 'node-redis', 'fastify', 'nest-fastify']) {
+        const name = `hello: ${kind}`;
+        seq[name] = await helloCpu(kind, d, N);
+        log(`${name}: ${seq[name].cpuMs} ms CPU (${seq[name].sysMs} in the kernel)`);
+      }
     }
     await d.close();
     // Throughput: references first, then ours, each in its own process.
