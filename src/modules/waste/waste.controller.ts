@@ -29,8 +29,8 @@ import { APP_CONFIG, AppConfig } from '../../core/config/app-config';
 import { ProblemException } from '../../core/http/problem';
 import { RateLimited } from '../../core/http/rate-limit.guard';
 import { RateLimitService } from '../../core/http/rate-limit.service';
-import { JwtAuthGuard, Prefetched, PrefetchWithAuth } from '../auth';
-import { AuthSession, AuthUser, CurrentSession, CurrentUser } from '../auth';
+import { JwtAuthGuard, PrefetchWithAuth } from '../auth';
+import { AuthenticatedRequest, AuthSession, AuthUser, CurrentSession, CurrentUser } from '../auth';
 import { AnalysisService } from './analysis.service';
 import { AnalyzeDto } from './dto/analyze.dto';
 import { CorrectionDto } from './dto/correction.dto';
@@ -99,11 +99,14 @@ export class WasteController {
     read: (jobs, req) => jobs.prefetchView((req.params as { jobId?: unknown }).jobId),
   })
   status(
-    @CurrentUser() user: AuthUser,
     @Param('jobId', uuid) jobId: string,
-    @Prefetched() snapshot?: Promise<string | null>,
-  ): Promise<string> {
-    return this.jobs.readView(jobId, user.id, snapshot);
+    // The user and the prefetched snapshot straight from the request, not through
+    // @CurrentUser() and @Prefetched(): custom decorators go through Nest's pipe chain, a
+    // handful of promises each, on the route every phone polls (docs/benchmarks.md → Per
+    // request, round 3).
+    @Req() req: AuthenticatedRequest & { user: AuthUser; prefetched?: Promise<Buffer | null> },
+  ): Promise<string | Buffer> {
+    return this.jobs.readView(jobId, req.user.id, req.prefetched);
   }
 
   @Post('jobs/:jobId/correction')
