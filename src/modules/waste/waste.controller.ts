@@ -19,6 +19,7 @@ import {
   ApiHeader,
   ApiOkResponse,
   ApiOperation,
+  ApiParam,
   ApiProduces,
   ApiTags,
 } from '@nestjs/swagger';
@@ -40,6 +41,9 @@ import { JobView, TERMINAL } from './jobs/job.types';
 import { JobsService, toView } from './jobs/jobs.service';
 
 const uuid = new ParseUUIDPipe({ exceptionFactory: () => ProblemException.notFound('Job') });
+/** ParseUUIDPipe's test (any version), for a route that reads its parameter itself. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const isUuid = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
 
 @ApiTags('waste')
 @ApiBearerAuth()
@@ -98,14 +102,21 @@ export class WasteController {
     provider: JobsService,
     read: (jobs, req) => jobs.prefetchView((req.params as { jobId?: unknown }).jobId),
   })
+  @ApiParam({ name: 'jobId', type: String })
   status(
-    @Param('jobId', uuid) jobId: string,
-    // The user and the prefetched snapshot straight from the request, not through
-    // @CurrentUser() and @Prefetched(): custom decorators go through Nest's pipe chain, a
-    // handful of promises each, on the route every phone polls (docs/benchmarks.md → Per
-    // request, round 3).
-    @Req() req: AuthenticatedRequest & { user: AuthUser; prefetched?: Promise<Buffer | null> },
+    // Everything from the request itself, not through @Param(), @CurrentUser() and
+    // @Prefetched(): each decorated parameter goes through Nest's pipe chain, a handful of
+    // promises, on the route every phone polls (docs/benchmarks.md → Per request, round 3).
+    // The job id gets ParseUUIDPipe's check and answer (404 Job) here.
+    @Req()
+    req: AuthenticatedRequest & {
+      user: AuthUser;
+      params: { jobId: string };
+      prefetched?: Promise<Buffer | null>;
+    },
   ): Promise<string | Buffer> {
+    const { jobId } = req.params;
+    if (!isUuid(jobId)) throw ProblemException.notFound('Job');
     return this.jobs.readView(jobId, req.user.id, req.prefetched);
   }
 
