@@ -8,9 +8,16 @@
 //      next to "hello" servers in their own processes: bare node:http, bare Fastify, NestJS 11 on
 //      Express and on Fastify (bench/lib/hello.mjs).
 //
-//   npx nest build && node bench/requests.bench.mjs [--requests 300] [--seconds 8] [--only status,me]
+//   npx nest build && node bench/requests.bench.mjs [--requests 300] [--warmup 30] [--seconds 8]
+//   [--only status,me]
 //   [--dist <another build's dist/, for a before/after>]
 //   [--no-throughput]
+//   [--throughput-of health|status: only that endpoint of ours under autocannon, no references,
+//   with the api's CPU per request and GC under load (to profile it with BENCH_NODE_ARGS)]
+//   [--pause-workers: the worker roles stopped (SIGSTOP) while the sequential requests run, so
+//   upload-complete's jobs are not processed beside it and its wall time is its own]
+//   [--floor: also the CPU per request of the hello servers, measured the same way: what a bare
+//   node:http answer, and one with a status poll's Redis round trip, cost on this machine]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
@@ -28,13 +35,17 @@ const opt = (n, d) => (argv.includes(`--${n}`) ? argv[argv.indexOf(`--${n}`) + 1
 const N = Number(opt('requests', '300'));
 const ONLY = opt('only')?.split(',');
 const SECONDS = Number(opt('seconds', '8'));
+// 30 calls reach the handlers' code, but V8 is still optimizing it (on its compiler threads,
+// whose CPU the process's figure includes) for a few hundred more: --warmup 500 measures the
+// steady state.
+const WARMUP = Number(opt('warmup', '30'));
 
 const cpuOf = async (pid) => (await stat(pid))?.cpuS ?? NaN;
 const sysOf = async (pid) => (await stat(pid))?.sysS ?? NaN;
 
 /** App CPU ms per call of `fn` (bracketed, summed), minus the idle rate over the same time. */
 async function perRequest(pid, idleMsPerS, n, prepare, fn) {
-  for (let i = 0; i < 30; i++) await fn(await prepare(i)); // warm-up
+  for (let i = 0; i < WARMUP; i++) await fn(await prepare(i)); // warm-up
   let cpu = 0;
   let sys = 0;
   let wall = 0;
@@ -75,8 +86,44 @@ async function hello(kind) {
   return res;
 }
 
+/** CPU per request of a hello server (bench/lib/hello.mjs), measured like ours. */
+async function helloCpu(kind, d, n) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(root, 'bench', 'lib', 'hello.mjs'), kind, port], {
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+  try {
+    await once(createInterface({ input: child.stdout }), 'line');
+    const c0 = await cpuOf(child.pid);
+    await sleep(3000);
+    const idle = (((await cpuOf(child.pid)) - c0) * 1000) / 3;
+    const url = `http://127.0.0.1:${port}/`;
+    return await perRequest(
+      child.pid,
+      idle,
+      n,
+      async () => undefined,
+      async () => {
+        const r = await d.call('GET', url);
+        if (r.status !== 200) throw new Error(`hello ${kind}: ${r.status}`);
+      },
+    );
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
 async function throughput(base, jobId, token) {
   const tput = {};
+  const of = opt('throughput-of');
+  if (of) {
+    const url = of === 'health' ? `${base}/health/live` : `${base}/api/v1/waste/status/${jobId}`;
+    tput[`ours: ${of}`] = (
+      await cannon(url, { authorization: `Bearer ${token}` })
+    ).requests.average;
+    log(`ours: ${of}: ${tput[`ours: ${of}`]} req/s`);
+    return tput;
+  }
   for (const kind of ['node', 'fastify', 'nest-express', 'nest-fastify']) {
     tput[`hello: ${kind}`] = (await hello(kind)).requests.average;
     log(`hello ${kind}: ${tput[`hello: ${kind}`]} req/s`);
@@ -121,6 +168,8 @@ async function main() {
     await d.submit(job, token, d.photos.pick());
     await d.poll(job, token);
     if (job.status !== 'completed') throw new Error(`setup job ended ${job.status}`);
+    const polled = await d.call('GET', `/waste/status/${job.jobId}`, { token });
+    log(`the polled job's answer: ${Buffer.byteLength(polled.text)} bytes`);
     const c0 = await cpuOf(api.pid);
     await sleep(3000);
     const idleMsPerS = (((await cpuOf(api.pid)) - c0) * 1000) / 3;
@@ -173,6 +222,8 @@ async function main() {
       ],
     };
     const seq = {};
+    const workers = sys.roles.filter((r) => r !== api);
+    if (argv.includes('--pause-workers')) for (const w of workers) process.kill(w.pid, 'SIGSTOP');
     for (const [name, [prepare, fn]] of Object.entries(endpoints)) {
       if (ONLY && !ONLY.some((o) => name.includes(o))) continue;
       seq[name] = await perRequest(api.pid, idleMsPerS, N, prepare, fn);
@@ -180,11 +231,46 @@ async function main() {
         `${name}: ${seq[name].cpuMs} ms CPU (${seq[name].sysMs} in the kernel), ${seq[name].wallMs} ms wall`,
       );
     }
+    if (argv.includes('--pause-workers')) for (const w of workers) process.kill(w.pid, 'SIGCONT');
+    if (argv.includes('--floor')) {
+      for (const kind of ['node', 'node-redis', 'fastify', 'nest-fastify']) {
+        const name = `hello: ${kind}`;
+        seq[name] = await helloCpu(kind, d, N);
+        log(`${name}: ${seq[name].cpuMs} ms CPU (${seq[name].sysMs} in the kernel)`);
+      }
+    }
     await d.close();
     // Throughput: references first, then ours, each in its own process.
+    const gc = async () =>
+      Object.fromEntries(
+        [
+          ...(await (await fetch(`http://127.0.0.1:${api.metricsPort}/metrics`)).text()).matchAll(
+            /^nodejs_(?:gc_duration_seconds_(sum|count)\{kind|heap_space_size_(total)_bytes\{space)="(\w+)"\} (\S+)$/gm,
+          ),
+        ]
+          .filter(([, gc, , kind]) => gc || kind === 'new')
+          .map(([, gc, total, kind, v]) => [`${kind} ${gc ?? total}`, Number(v)]),
+      );
+    const gc0 = await gc();
+    const cpu0 = await cpuOf(api.pid);
     const tput = argv.includes('--no-throughput')
       ? {}
       : await throughput(sys.base, job.jobId, token);
+    if (opt('throughput-of')) {
+      const cpuMs = ((await cpuOf(api.pid)) - cpu0) * 1000;
+      const n = Object.values(tput)[0] * SECONDS;
+      log(`api CPU under load: ${round((cpuMs / n) * 1000, 1)} µs per request`);
+      const gc1 = await gc();
+      log(
+        `api GC during it: ${Object.keys(gc1)
+          .map((k) =>
+            k.endsWith(' total')
+              ? `new space ${round(gc1[k] / 2 ** 20, 1)} MB`
+              : `${k} ${round(gc1[k] - (gc0[k] ?? 0), 3)}`,
+          )
+          .join(', ')}`,
+      );
+    }
     const ref = tput['hello: node'];
     console.log(
       `\nMachine: ${m.cpus} × ${m.model}, Node ${m.node}, load ${m.loadavg} at start; commit ${m.commit}${m.dirty ? ' (+ uncommitted src changes)' : ''}; api process idle ${round(idleMsPerS, 2)} ms CPU/s (subtracted).\n`,

@@ -51,7 +51,18 @@ function isEmptyObject(value: unknown): value is object {
 class StrictValidationPipe extends ValidationPipe {
   private readonly acceptsEmpty = new WeakMap<Type, boolean>();
 
-  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+  override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    // Nothing to validate (a custom decorator's value such as the current user, a path parameter
+    // typed string): the value as ValidationPipe gives it, without its two async frames. Every
+    // route has such parameters, and every promise costs the request-context hooks their
+    // allocation (docs/benchmarks.md → Per request, round 3). Nest awaits whatever a pipe returns.
+    if (!metadata.metatype || !this.toValidate(metadata)) {
+      return this.transformPrimitive(value, metadata) as Promise<unknown>;
+    }
+    return this.validated(value, metadata);
+  }
+
+  private async validated(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     const type = metadata.metatype;
     if (
       type &&

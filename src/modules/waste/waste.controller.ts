@@ -19,6 +19,7 @@ import {
   ApiHeader,
   ApiOkResponse,
   ApiOperation,
+  ApiParam,
   ApiProduces,
   ApiTags,
 } from '@nestjs/swagger';
@@ -29,8 +30,8 @@ import { APP_CONFIG, AppConfig } from '../../core/config/app-config';
 import { ProblemException } from '../../core/http/problem';
 import { RateLimited } from '../../core/http/rate-limit.guard';
 import { RateLimitService } from '../../core/http/rate-limit.service';
-import { JwtAuthGuard, Prefetched, PrefetchWithAuth } from '../auth';
-import { AuthSession, AuthUser, CurrentSession, CurrentUser } from '../auth';
+import { JwtAuthGuard, PrefetchWithAuth } from '../auth';
+import { AuthenticatedRequest, AuthSession, AuthUser, CurrentSession, CurrentUser } from '../auth';
 import { AnalysisService } from './analysis.service';
 import { AnalyzeDto } from './dto/analyze.dto';
 import { CorrectionDto } from './dto/correction.dto';
@@ -40,6 +41,9 @@ import { JobView, TERMINAL } from './jobs/job.types';
 import { JobsService, toView } from './jobs/jobs.service';
 
 const uuid = new ParseUUIDPipe({ exceptionFactory: () => ProblemException.notFound('Job') });
+/** ParseUUIDPipe's test (any version), for a route that reads its parameter itself. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const isUuid = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
 
 @ApiTags('waste')
 @ApiBearerAuth()
@@ -98,12 +102,22 @@ export class WasteController {
     provider: JobsService,
     read: (jobs, req) => jobs.prefetchView((req.params as { jobId?: unknown }).jobId),
   })
+  @ApiParam({ name: 'jobId', type: String })
   status(
-    @CurrentUser() user: AuthUser,
-    @Param('jobId', uuid) jobId: string,
-    @Prefetched() snapshot?: Promise<string | null>,
-  ): Promise<string> {
-    return this.jobs.readView(jobId, user.id, snapshot);
+    // Everything from the request itself, not through @Param(), @CurrentUser() and
+    // @Prefetched(): each decorated parameter goes through Nest's pipe chain, a handful of
+    // promises, on the route every phone polls (docs/benchmarks.md → Per request, round 3).
+    // The job id gets ParseUUIDPipe's check and answer (404 Job) here.
+    @Req()
+    req: AuthenticatedRequest & {
+      user: AuthUser;
+      params: { jobId: string };
+      prefetched?: Promise<Buffer | null>;
+    },
+  ): Promise<string | Buffer> {
+    const { jobId } = req.params;
+    if (!isUuid(jobId)) throw ProblemException.notFound('Job');
+    return this.jobs.readView(jobId, req.user.id, req.prefetched);
   }
 
   @Post('jobs/:jobId/correction')

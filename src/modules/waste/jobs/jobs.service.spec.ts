@@ -61,6 +61,10 @@ function setup(opts: { recheckMs?: number } = {}) {
   const onHandlers: Record<string, () => void> = {};
   const client = {
     get: jest.fn((k: string) => Promise.resolve(snapshots.get(k) ?? null)),
+    getBuffer: jest.fn((k: string) => {
+      const v = snapshots.get(k);
+      return Promise.resolve(v === undefined ? null : Buffer.from(v));
+    }),
     defineCommand: jest.fn(),
     // The SET_IF_NEWER script (defined as a command), as Redis would run it.
     wasteSnapshotSetIfNewer: jest.fn((k: string, v: string, version: number) => {
@@ -300,7 +304,7 @@ describe('JobsService (state machine around the repository)', () => {
   describe('readView (status polling)', () => {
     // readView answers the Job's JSON as the route sends it (the snapshot's bytes, unparsed).
     const read = async (t: ReturnType<typeof setup>, userId = USER_ID) =>
-      JSON.parse(await t.service.readView(JOB_ID, userId)) as Record<string, unknown>;
+      JSON.parse((await t.service.readView(JOB_ID, userId)).toString()) as Record<string, unknown>;
     const asSent = (j: JobEntity) => JSON.parse(JSON.stringify(toView(j))) as unknown;
 
     it('answers a fresh snapshot without PostgreSQL', async () => {

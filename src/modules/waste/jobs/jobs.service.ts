@@ -64,6 +64,12 @@ type WithSetIfNewer = RedisService['client'] & {
 const SNAPSHOT_HEAD =
   /^\{"userId":"([^"\\]*)","version":(\d+),"job":\{"jobId":"[^"\\]*","status":"([a-z_]+)","stage":(?:null|"[a-z]+"),"progress":\d+,"createdAt":"[^"\\]*","updatedAt":"([^"\\]*)",/;
 
+/**
+ * How much of a stored snapshot's bytes is decoded to match SNAPSHOT_HEAD (~220 bytes of ASCII;
+ * latin1 keeps one character per byte, so its offsets are byte offsets).
+ */
+const HEAD_BYTES = 400;
+
 interface SnapshotHead {
   userId: string;
   version: number;
@@ -71,28 +77,42 @@ interface SnapshotHead {
   updatedAt: string;
   /** The job as the API's JSON (the stored text as it is, when the head matched). */
   jobJson(): string;
+  /** The same JSON as the route sends it: the stored bytes themselves, when the head matched. */
+  jobBody(): string | Buffer;
 }
 
-/** Reads a stored snapshot: by its head when it has publish()'s layout, else parsed whole. */
-export function snapshotHead(raw: string): SnapshotHead {
-  const m = SNAPSHOT_HEAD.exec(raw);
+/**
+ * Reads a stored snapshot (as Redis gave it: text or bytes): by its head when it has publish()'s
+ * layout, else parsed whole. From bytes, only the head is decoded and the job's bytes are sent as
+ * they are: a status poll no longer turns the snapshot into a string (UTF-16 when the result has
+ * Korean text) and back into bytes (docs/benchmarks.md → Per request, round 3).
+ */
+export function snapshotHead(raw: string | Buffer): SnapshotHead {
+  const text = typeof raw === 'string' ? raw : raw.toString('latin1', 0, HEAD_BYTES);
+  const m = SNAPSHOT_HEAD.exec(text);
   if (m) {
+    // `"job":` first follows the head matched above; the text ends with the outer brace.
+    const start = text.indexOf(',"job":') + 7;
+    const body = () =>
+      typeof raw === 'string' ? raw.slice(start, -1) : raw.subarray(start, raw.length - 1);
     return {
       userId: m[1],
       version: Number(m[2]),
       status: m[3] as JobStatus,
       updatedAt: m[4],
-      // `"job":` first follows the head matched above; the text ends with the outer brace.
-      jobJson: () => raw.slice(raw.indexOf(',"job":') + 7, -1),
+      jobJson: () => body().toString(),
+      jobBody: body,
     };
   }
-  const snap = JSON.parse(raw) as { userId: string; version?: number; job: JobView };
+  const snap = JSON.parse(raw.toString()) as { userId: string; version?: number; job: JobView };
+  const json = () => JSON.stringify(snap.job);
   return {
     userId: snap.userId,
     version: Number(snap.version ?? 0),
     status: snap.job.status,
     updatedAt: snap.job.updatedAt,
-    jobJson: () => JSON.stringify(snap.job),
+    jobJson: json,
+    jobBody: json,
   };
 }
 
@@ -189,10 +209,10 @@ export class JobsService {
   async readView(
     jobId: string,
     userId: string,
-    prefetched?: Promise<string | null>,
-  ): Promise<string> {
+    prefetched?: Promise<Buffer | null>,
+  ): Promise<string | Buffer> {
     try {
-      const raw = await (prefetched ?? this.redis.client.get(this.snapshotKey(jobId)));
+      const raw = await (prefetched ?? this.redis.client.getBuffer(this.snapshotKey(jobId)));
       if (raw) {
         const head = snapshotHead(raw);
         if (head.userId !== userId) throw ProblemException.notFound('Job');
@@ -202,7 +222,7 @@ export class JobsService {
           !(age > this.config.JOB_SNAPSHOT_RECHECK_MS) ||
           this.rechecked.has(jobId)
         ) {
-          return head.jobJson();
+          return head.jobBody();
         }
         const view = JSON.parse(head.jobJson()) as JobView;
         return JSON.stringify(await this.recheck(view, head.version, userId));
@@ -221,9 +241,9 @@ export class JobsService {
    * round trip for both: JwtAuthGuard → PrefetchWithAuth); `readView` takes the result. Nothing
    * for a job id that is not a UUID (the route answers 404 without reading).
    */
-  prefetchView(jobId: unknown): Promise<string | null> | undefined {
+  prefetchView(jobId: unknown): Promise<Buffer | null> | undefined {
     if (typeof jobId !== 'string' || !UUID.test(jobId)) return undefined;
-    const read = this.redis.client.get(this.snapshotKey(jobId));
+    const read = this.redis.client.getBuffer(this.snapshotKey(jobId));
     read.catch(() => undefined); // awaited (and its error handled) by readView, if it runs
     return read;
   }

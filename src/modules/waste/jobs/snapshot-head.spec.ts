@@ -54,17 +54,35 @@ describe('snapshotHead', () => {
       updatedAt: '2026-12-04T10:00:02.500Z',
     });
     expect(head.jobJson()).toBe(JSON.stringify(toView(j)));
+    // As Redis's bytes: the same fields, and the job's bytes sent as they are stored.
+    const bytes = Buffer.from(stored(j));
+    const fromBytes = snapshotHead(bytes);
+    expect(fromBytes).toMatchObject({
+      userId: j.userId,
+      version: 7,
+      status: j.status,
+      updatedAt: '2026-12-04T10:00:02.500Z',
+    });
+    const body = fromBytes.jobBody();
+    expect(Buffer.isBuffer(body)).toBe(true);
+    expect(body.toString()).toBe(JSON.stringify(toView(j)));
+    expect(fromBytes.jobJson()).toBe(JSON.stringify(toView(j)));
   });
 
   it('falls back to parsing any other layout (no version, other key order)', () => {
     const j = job({});
     const view = toView(j);
-    const head = snapshotHead(JSON.stringify({ job: view, userId: j.userId }));
-    expect(head).toMatchObject({ userId: j.userId, version: 0, status: 'processing' });
-    expect(JSON.parse(head.jobJson())).toEqual(view);
+    const other = JSON.stringify({ job: view, userId: j.userId });
+    for (const raw of [other, Buffer.from(other)]) {
+      const head = snapshotHead(raw);
+      expect(head).toMatchObject({ userId: j.userId, version: 0, status: 'processing' });
+      expect(JSON.parse(head.jobJson())).toEqual(view);
+      expect(JSON.parse(head.jobBody().toString())).toEqual(view);
+    }
   });
 
   it('throws on text that is not JSON (the caller reads PostgreSQL instead)', () => {
     expect(() => snapshotHead('{"userId":"x"')).toThrow(SyntaxError);
+    expect(() => snapshotHead(Buffer.from('{"userId":"x"'))).toThrow(SyntaxError);
   });
 });
