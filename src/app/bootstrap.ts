@@ -1,4 +1,9 @@
-import { INestApplication, INestApplicationContext, RequestMethod } from '@nestjs/common';
+import {
+  DynamicModule,
+  INestApplication,
+  INestApplicationContext,
+  RequestMethod,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -33,6 +38,48 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
+/**
+ * Closes an app whose start failed. Nest 11's `close()` begins by awaiting the initialisation and
+ * rethrows its failure before any shutdown hook runs, so the connections made until then (Redis,
+ * PostgreSQL, RabbitMQ, the metrics server) stayed open and reconnecting. The hooks run here on a
+ * context told that its initialisation is over (best effort: a hook that throws still skips the
+ * ones after it, as in any close, and the process is about to exit 1).
+ */
+export async function closeAfterFailedStart(app: INestApplicationContext): Promise<void> {
+  // Defined, not assigned: Nest's proxy around the context swallows assignments.
+  Object.defineProperty(app, 'initializationPromise', {
+    value: Promise.resolve(),
+    writable: true,
+    configurable: true,
+  });
+  await app.close().catch(() => undefined);
+}
+
+/**
+ * NestFactory.createApplicationContext, keeping hold of the context it builds: it initialises the
+ * context itself and, when that fails, rejects without it, so nothing could close what the
+ * context had opened. A factory of our own whose instance hook notes the context (Nest 11;
+ * test/foundation/messaging.spec.ts fails if that hook moves).
+ */
+async function createWorkerContext(module: DynamicModule): Promise<INestApplicationContext> {
+  // A fresh NestFactoryStatic (the class is not exported; NestFactory is one).
+  const factory = new (NestFactory.constructor as new () => typeof NestFactory)();
+  const hooks = factory as unknown as { createNestInstance<T>(instance: T): T };
+  const create = hooks.createNestInstance.bind(factory);
+  let built: INestApplicationContext | undefined;
+  hooks.createNestInstance = <T>(instance: T): T => {
+    const proxied = create(instance);
+    built = proxied as INestApplicationContext;
+    return proxied;
+  };
+  try {
+    return await factory.createApplicationContext(module, { bufferLogs: true });
+  } catch (err) {
+    if (built) await closeAfterFailedStart(built);
+    throw err;
+  }
+}
+
 /** Builds and starts the role's root module: HTTP for api/all, an application context otherwise. */
 export async function startApp(
   config: AppConfig,
@@ -40,16 +87,10 @@ export async function startApp(
 ): Promise<RunningApp> {
   const module = AppModule.forRole(config, extras);
   if (!servesHttp(config.APP_ROLE)) {
-    const app = await NestFactory.createApplicationContext(module, { bufferLogs: true });
+    // A role that refuses to start must not leave its connections reconnecting behind it.
+    const app = await createWorkerContext(module);
     app.useLogger(app.get(Logger));
     app.enableShutdownHooks();
-    try {
-      await app.init();
-    } catch (err) {
-      // A role that refuses to start must not leave its connections reconnecting behind it.
-      await app.close().catch(() => undefined);
-      throw err;
-    }
     return { app, config, close: () => app.close() };
   }
   const problems = new ProblemFilter();
@@ -116,7 +157,7 @@ export async function startApp(
   try {
     await app.listen(config.PORT, config.BIND_HOST);
   } catch (err) {
-    await app.close().catch(() => undefined);
+    await closeAfterFailedStart(app);
     throw err;
   }
   const server = app.getHttpServer() as Server;

@@ -1,3 +1,4 @@
+import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { RunningApp } from '../../src/app/bootstrap';
 import { TaskPublisher } from '../../src/core/messaging/task-publisher';
 import {
@@ -216,12 +217,32 @@ describe('RabbitMQ topology, routing and failure handling', () => {
     );
   });
 
-  it('a worker role without a handler for one of its routing keys refuses to start', async () => {
-    await expect(
-      bootRole(iso, { APP_ROLE: 'external' }, { withoutFeatures: true }),
-    ).rejects.toThrow(
-      /role external has no handler for external\.ai\.vision, external\.llm\.feedback, external\.map\.nearby/,
-    );
+  it('a worker role without a handler for one of its routing keys refuses to start, and closes what it opened', async () => {
+    // Nest's close() alone rethrows the failed start before any shutdown hook: the role's Redis
+    // connection (and the rest) stayed open (src/app/bootstrap.ts → closeAfterFailedStart).
+    const closed: string[] = [];
+    const redisQuit = jest.spyOn(RedisService.prototype, 'onApplicationShutdown');
+    @Injectable()
+    class ShutdownWitness implements OnApplicationShutdown {
+      onApplicationShutdown(): void {
+        closed.push('witness');
+      }
+    }
+    try {
+      await expect(
+        bootRole(
+          iso,
+          { APP_ROLE: 'external' },
+          { withoutFeatures: true, providers: [ShutdownWitness] },
+        ),
+      ).rejects.toThrow(
+        /role external has no handler for external\.ai\.vision, external\.llm\.feedback, external\.map\.nearby/,
+      );
+      expect(closed).toEqual(['witness']);
+      expect(redisQuit).toHaveBeenCalledTimes(1);
+    } finally {
+      redisQuit.mockRestore();
+    }
   });
 
   it('a message that is not JSON is dead-lettered', async () => {

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import Redis, { RedisOptions } from 'ioredis';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 
@@ -7,7 +7,7 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
  * REDIS_PREFIX namespace (one per deployment, or per test file) and the module's name.
  */
 @Injectable()
-export class RedisService implements OnApplicationShutdown {
+export class RedisService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RedisService.name);
   readonly client: Redis;
   private readonly extra: Redis[] = [];
@@ -15,7 +15,15 @@ export class RedisService implements OnApplicationShutdown {
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     // Commands issued in the same tick go out in one write: under load most of a request's Redis
     // cost was its own socket write (deny-list check, job view; docs/benchmarks.md).
-    this.client = this.connect('main', { enableAutoPipelining: true });
+    // Connected at init (or by its first command), not here: a module graph that fails while
+    // it is being built is never closed, and its connection would stay open behind it.
+    this.client = this.connect('main', { enableAutoPipelining: true, lazyConnect: true });
+  }
+
+  onModuleInit(): void {
+    // Not awaited: the boot does not wait for Redis, commands queue until it is there; a
+    // connection already made by an earlier command makes connect() reject, harmlessly.
+    this.client.connect().catch(() => undefined);
   }
 
   get prefix(): string {
