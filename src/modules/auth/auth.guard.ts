@@ -1,11 +1,4 @@
-import {
-  CanActivate,
-  ExecutionContext,
-  Injectable,
-  SetMetadata,
-  Type,
-  createParamDecorator,
-} from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable, SetMetadata, Type } from '@nestjs/common';
 import { ModuleRef, Reflector } from '@nestjs/core';
 import { ProblemException } from '../../core/http/problem';
 import { AuthenticatedRequest } from './current-user.decorator';
@@ -15,8 +8,8 @@ import { TokenService } from './token.service';
  * A Redis read a route needs anyway, started by JwtAuthGuard in the same tick as its deny-list
  * check, so that ioredis's auto-pipelining sends both in one write and reads both replies
  * together (one round trip instead of two for a status poll). `read` must only start the read
- * (and keep a rejection from going unhandled); the handler gets its result with
- * `@Prefetched()`, after the guard has let the request through: nothing read here reaches a
+ * (and keep a rejection from going unhandled); the handler reads its result as the request's
+ * `prefetched`, after the guard has let the request through: nothing read here reaches a
  * caller the guard refused.
  */
 export interface AuthPrefetch<T = unknown> {
@@ -29,12 +22,6 @@ const PREFETCH = 'auth:prefetch';
 
 /** `@PrefetchWithAuth({ provider: JobsService, read: (jobs, req) => … })` on a handler. */
 export const PrefetchWithAuth = <T>(prefetch: AuthPrefetch<T>) => SetMetadata(PREFETCH, prefetch);
-
-/** What the route's `PrefetchWithAuth` read started (undefined without one). */
-export const Prefetched = createParamDecorator(
-  (_data: unknown, ctx: ExecutionContext) =>
-    ctx.switchToHttp().getRequest<AuthenticatedRequest & { prefetched?: unknown }>().prefetched,
-);
 
 /** The Bearer token from an Authorization header, or undefined when there is none. */
 export function bearerToken(req: AuthenticatedRequest): string | undefined {

@@ -38,12 +38,9 @@ import { CorrectionDto } from './dto/correction.dto';
 import { AnalyzeResponseDto, JobDto } from './dto/job.response';
 import { JobEventsHub } from './jobs/job-events';
 import { JobView, TERMINAL } from './jobs/job.types';
-import { JobsService, toView } from './jobs/jobs.service';
+import { isJobId, JobsService, toView } from './jobs/jobs.service';
 
 const uuid = new ParseUUIDPipe({ exceptionFactory: () => ProblemException.notFound('Job') });
-/** ParseUUIDPipe's test (any version), for a route that reads its parameter itself. */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const isUuid = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
 
 @ApiTags('waste')
 @ApiBearerAuth()
@@ -104,8 +101,8 @@ export class WasteController {
   })
   @ApiParam({ name: 'jobId', type: String })
   status(
-    // Everything from the request itself, not through @Param(), @CurrentUser() and
-    // @Prefetched(): each decorated parameter goes through Nest's pipe chain, a handful of
+    // Everything from the request itself (the guard's prefetch included), not through @Param()
+    // and @CurrentUser(): each decorated parameter goes through Nest's pipe chain, a handful of
     // promises, on the route every phone polls (docs/benchmarks.md → Per request, round 3).
     // The job id gets ParseUUIDPipe's check and answer (404 Job) here.
     @Req()
@@ -116,7 +113,7 @@ export class WasteController {
     },
   ): Promise<string | Buffer> {
     const { jobId } = req.params;
-    if (!isUuid(jobId)) throw ProblemException.notFound('Job');
+    if (!isJobId(jobId)) throw ProblemException.notFound('Job');
     return this.jobs.readView(jobId, req.user.id, req.prefetched);
   }
 

@@ -35,6 +35,8 @@ const ORIGINAL_DELETE_MS = 3_000;
 
 const SNAPSHOT_TTL_S = 24 * 3600;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A job id as ParseUUIDPipe takes it (any version), for reads that check it themselves. */
+export const isJobId = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
 /** Jobs whose snapshot write failed, kept to re-publish when Redis is back (bounded memory). */
 const MAX_UNPUBLISHED = 10_000;
 const SET_IF_NEWER = `
@@ -242,7 +244,7 @@ export class JobsService {
    * for a job id that is not a UUID (the route answers 404 without reading).
    */
   prefetchView(jobId: unknown): Promise<Buffer | null> | undefined {
-    if (typeof jobId !== 'string' || !UUID.test(jobId)) return undefined;
+    if (!isJobId(jobId)) return undefined;
     const read = this.redis.client.getBuffer(this.snapshotKey(jobId));
     read.catch(() => undefined); // awaited (and its error handled) by readView, if it runs
     return read;

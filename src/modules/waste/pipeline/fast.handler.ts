@@ -34,6 +34,10 @@ import { ResultBuilder } from './result-builder';
 import { cleanKey, visionKey } from './storage-keys';
 import { JobTask, SaveTask, USER_FAILURE_CODES } from './task-payloads';
 
+/** Milliseconds from `at` (a job's queuedAt, column or message) to `now`. */
+const msSince = (at: Date | string, now = Date.now()): number =>
+  Math.max(0, now - new Date(at).getTime());
+
 /**
  * A promise whose failure is kept for whoever awaits `done()` (once it runs beside other work,
  * its rejection must not go unhandled while that work is awaited).
@@ -99,7 +103,7 @@ export class FastPipelineHandlers implements TaskFailureListener {
    */
   private async process(job: JobEntity, ctx: TaskContext, started: number): Promise<void> {
     const t: StageTimings = {
-      queue: job.queuedAt ? Math.max(0, started - new Date(job.queuedAt).getTime()) : 0,
+      queue: job.queuedAt ? msSince(job.queuedAt, started) : 0,
     };
     let mark = started;
     const lap = (k: 'download' | 'validate' | 'hash' | 'cache' | 'preprocess') => {
@@ -192,8 +196,7 @@ export class FastPipelineHandlers implements TaskFailureListener {
     // The part the job waits for last (a photo without a location: its coaching) completes it in
     // the same UPDATE; it carries when the job was queued, for the total time.
     if (task.queuedAt) {
-      const totalMs = Math.max(0, Date.now() - Date.parse(task.queuedAt));
-      if (await this.complete(task.jobId, totalMs, part)) return;
+      if (await this.complete(task.jobId, msSince(task.queuedAt), part)) return;
     }
     // No read first: the guarded UPDATE only applies to a processing job whose part is still
     // pending (a job that ended, or a redelivered part, matches nothing), and the read below
@@ -205,8 +208,7 @@ export class FastPipelineHandlers implements TaskFailureListener {
     const current = written ?? (await this.jobs.get(task.jobId));
     if (!current || current.status !== 'processing' || !current.result?.coaching) return;
     if (current.lat !== null && current.result.nearby === null) return; // the other part is still coming
-    const totalMs = current.queuedAt ? Date.now() - new Date(current.queuedAt).getTime() : null;
-    await this.complete(current.id, totalMs);
+    await this.complete(current.id, current.queuedAt ? msSince(current.queuedAt) : null);
   }
 
   /**
