@@ -37,6 +37,7 @@ import { UsersController } from '../modules/users/users.controller';
 import { UsersModule } from '../modules/users/users.module';
 import { CorrectionsAdminController } from '../modules/waste/corrections-admin.controller';
 import { JobEventsHub } from '../modules/waste/jobs/job-events';
+import { StatusSnapshots } from '../modules/waste/jobs/status-snapshots';
 import { WasteBulkHandlers } from '../modules/waste/pipeline/bulk.handler';
 import { PipelineExpiryHandler } from '../modules/waste/pipeline/expiry.handler';
 import { ExternalPipelineHandlers } from '../modules/waste/pipeline/external.handler';
@@ -87,7 +88,10 @@ const API_PARTS: Record<ApiModuleName, Parts> = {
   auth: { controllers: [AuthController] },
   users: { controllers: [UsersController] },
   // The hub listens for job events on Redis and feeds this process's SSE streams.
-  waste: { controllers: [WasteController, UploadsController], providers: [JobEventsHub] },
+  waste: {
+    controllers: [WasteController, UploadsController],
+    providers: [JobEventsHub, StatusSnapshots],
+  },
   recycling: { controllers: [RecyclingController, ScheduleController] },
   locations: { controllers: [LocationsController] },
   admin: {

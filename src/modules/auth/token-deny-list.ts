@@ -1,14 +1,21 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type { ChainableCommander } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import { randomInt } from 'node:crypto';
 import { RefreshTokensRepository } from './refresh-tokens.repository';
 import { APP_CONFIG, AppConfig } from '../../core/config/app-config';
+import { RedisSubscriber } from '../../core/redis/redis-subscriber';
 import { RedisService } from '../../core/redis/redis.service';
 
 /** Pub/sub channel carrying the id of every revoked login family. */
 export function revokedChannel(redis: RedisService): string {
   return redis.key('auth', 'revoked');
 }
+
+/** Access tokens whose last check found them not denied (see TokenDenyList.isDenied). */
+const CLEARED_TOKENS = 50_000;
+/** Revoked families kept in memory before the expired ones are swept out. */
+const SWEEP_ABOVE = 10_000;
 
 /**
  * Score of the generation member: a random integer in [2^52, 2^53), so it is exact as a double
@@ -35,6 +42,15 @@ function newGenerationScore(): number {
  * answered, with a new generation. Every process that sees the generation change also drops its
  * cached user rows (`onReset`), so a deleted account is looked up again. The key has no TTL
  * (`volatile-*` policies never evict it); expired members are trimmed on every write.
+ *
+ * A token found not denied is not asked about again while this process hears the revocation
+ * channel without a gap (RedisSubscriber's epoch): every revocation denies the token's family
+ * and publishes the family's id in the same MULTI, so a revocation made after that answer
+ * reaches this process as a message, and the family is then denied here in memory until its
+ * access tokens have expired. A status poll thus costs no Redis round trip for the guard. If the
+ * subscriber connection drops, the answers are dropped with it and every check goes to Redis
+ * until the subscription is confirmed again. Another replica's revocation takes effect here
+ * when its message arrives (a Redis round trip later); this process's own at once.
  * See docs/auth.md → Revocation.
  */
 @Injectable()
@@ -46,13 +62,41 @@ export class TokenDenyList implements OnApplicationBootstrap {
 
   /** Built once: it is read on every authenticated request. */
   private readonly key: string;
+  private readonly channel: string;
+  /** jti → the subscriber epoch in which Redis last answered "not denied" for the token. */
+  private readonly cleared = new LRUCache<string, number>({ max: CLEARED_TOKENS });
+  /** Families revoked while this process listened → epoch second their tokens stop mattering. */
+  private readonly revokedFamilies = new Map<string, number>();
+  private listening = false;
 
   constructor(
     private readonly redis: RedisService,
+    private readonly subscriber: RedisSubscriber,
     private readonly tokens: RefreshTokensRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.key = redis.key('auth', 'deny');
+    this.channel = revokedChannel(redis);
+    subscriber.onLoss(() => this.cleared.clear());
+  }
+
+  /** Started by the first check: only the processes that authenticate hear revocations. */
+  private listen(): void {
+    this.listening = true;
+    this.subscriber
+      .listen(this.channel, (familyId) => this.revokedHere(familyId.toString()))
+      .catch((err: Error) =>
+        this.logger.warn(`revocations not heard, every check asks Redis: ${err.message}`),
+      );
+  }
+
+  private revokedHere(familyId: string): void {
+    const now = Date.now() / 1000;
+    this.revokedFamilies.set(familyId, Math.ceil(now) + this.config.JWT_ACCESS_TTL + 5);
+    if (this.revokedFamilies.size > SWEEP_ABOVE) {
+      for (const [id, until] of this.revokedFamilies)
+        if (until <= now) this.revokedFamilies.delete(id);
+    }
   }
 
   /**
@@ -86,6 +130,7 @@ export class TokenDenyList implements OnApplicationBootstrap {
   }
 
   async denyToken(jti: string, expiresAtSeconds: number): Promise<void> {
+    this.cleared.delete(jti);
     const until = Math.ceil(expiresAtSeconds) + 1;
     if (until > Date.now() / 1000) await this.add(`jti:${jti}`, until).exec();
   }
@@ -96,6 +141,8 @@ export class TokenDenyList implements OnApplicationBootstrap {
    * login holds (docs/auth.md → Held connections).
    */
   async denyFamily(familyId: string, accessTtlSeconds: number): Promise<void> {
+    // This process's own requests see it at once, not only when the message comes back.
+    if (this.listening) this.revokedHere(familyId);
     const until = Math.ceil(Date.now() / 1000) + accessTtlSeconds + 5;
     await this.add(`fam:${familyId}`, until).publish(revokedChannel(this.redis), familyId).exec();
   }
@@ -112,6 +159,24 @@ export class TokenDenyList implements OnApplicationBootstrap {
   }
 
   async isDenied(jti: string, familyId: string, rebuilt = false): Promise<boolean> {
+    if (!this.listening) this.listen();
+    const revoked = this.revokedFamilies.get(familyId);
+    if (revoked !== undefined) {
+      if (revoked > Date.now() / 1000) return true;
+      this.revokedFamilies.delete(familyId);
+    }
+    const epoch = this.subscriber.epoch(this.channel);
+    if (epoch !== undefined && this.cleared.get(jti) === epoch) return false;
+    const denied = await this.lookUp(jti, familyId, rebuilt);
+    // Kept only if no revocation message could have been missed since the question was asked
+    // (one heard meanwhile is in revokedFamilies, which is checked first).
+    if (!denied && epoch !== undefined && this.subscriber.epoch(this.channel) === epoch) {
+      this.cleared.set(jti, epoch);
+    }
+    return denied;
+  }
+
+  private async lookUp(jti: string, familyId: string, rebuilt: boolean): Promise<boolean> {
     const [byJti, byFamily, generation] = await this.redis.client.zmscore(
       this.key,
       `jti:${jti}`,
@@ -124,7 +189,7 @@ export class TokenDenyList implements OnApplicationBootstrap {
       // The deny list is gone (flush, restart without persistence, eviction): rebuild, then
       // look again.
       await this.rebuild();
-      return this.isDenied(jti, familyId, true);
+      return this.lookUp(jti, familyId, true);
     }
     if (generation !== this.generation) {
       if (this.generation !== undefined) this.resetListeners.forEach((l) => l());

@@ -37,8 +37,9 @@ import { AnalyzeDto } from './dto/analyze.dto';
 import { CorrectionDto } from './dto/correction.dto';
 import { AnalyzeResponseDto, JobDto } from './dto/job.response';
 import { JobEventsHub } from './jobs/job-events';
+import { StatusSnapshots } from './jobs/status-snapshots';
 import { JobView, TERMINAL } from './jobs/job.types';
-import { isJobId, JobsService, toView } from './jobs/jobs.service';
+import { isJobId, JobsService, SnapshotHead, toView } from './jobs/jobs.service';
 
 const uuid = new ParseUUIDPipe({ exceptionFactory: () => ProblemException.notFound('Job') });
 
@@ -94,10 +95,10 @@ export class WasteController {
   @ApiOkResponse({ type: JobDto })
   // The Job's JSON as the snapshot stores it (JobsService.readView): not parsed and re-serialized.
   @Header('Content-Type', 'application/json; charset=utf-8')
-  // The snapshot is read in the same Redis round trip as the guard's deny-list check.
+  // The snapshot kept in memory, else read in the same Redis round trip as the guard's.
   @PrefetchWithAuth({
-    provider: JobsService,
-    read: (jobs, req) => jobs.prefetchView((req.params as { jobId?: unknown }).jobId),
+    provider: StatusSnapshots,
+    read: (snapshots, req) => snapshots.read((req.params as { jobId?: unknown }).jobId),
   })
   @ApiParam({ name: 'jobId', type: String })
   status(
@@ -109,7 +110,7 @@ export class WasteController {
     req: AuthenticatedRequest & {
       user: AuthUser;
       params: { jobId: string };
-      prefetched?: Promise<Buffer | null>;
+      prefetched?: Promise<Buffer | SnapshotHead | null>;
     },
   ): Promise<string | Buffer> {
     const { jobId } = req.params;

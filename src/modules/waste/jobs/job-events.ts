@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import type Redis from 'ioredis';
 import { APP_CONFIG, AppConfig } from '../../../core/config/app-config';
 import { ProblemException } from '../../../core/http/problem';
+import { RedisSubscriber } from '../../../core/redis/redis-subscriber';
 import { RedisService } from '../../../core/redis/redis.service';
 import { revokedChannel } from '../../auth';
 import { JobView } from './job.types';
@@ -12,9 +12,15 @@ export interface JobEvent {
   job: JobView;
 }
 
+/** The event of a deleted snapshot (JobEventsEmitter.forgotten). */
+export interface ForgottenJob {
+  jobId: string;
+  forgotten: true;
+}
+
 export type JobListener = (event: JobEvent) => void;
 
-function pattern(config: AppConfig): string {
+export function jobEventsChannel(config: AppConfig): string {
   // The prefix keeps deployments (and test files) sharing one Redis apart.
   return `${config.REDIS_PREFIX}.waste.job.updated`;
 }
@@ -36,25 +42,34 @@ export class JobEventsEmitter {
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly redis: RedisService,
   ) {
-    this.channel = pattern(config);
+    this.channel = jobEventsChannel(config);
   }
 
   async emit(event: JobEvent): Promise<void> {
+    await this.send(event.job.jobId, event);
+  }
+
+  /**
+   * Says that the job's snapshot was deleted (its account was purged): API processes drop the
+   * snapshot they keep (StatusSnapshots). SSE streams do not dispatch it (it has no `job`).
+   */
+  async forgotten(jobId: string): Promise<void> {
+    await this.send(jobId, { jobId, forgotten: true });
+  }
+
+  private async send(jobId: string, data: JobEvent | ForgottenJob): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     try {
       // Never let a Redis outage stall a pipeline stage: the event is best-effort.
       await Promise.race([
-        this.redis.client.publish(
-          this.channel,
-          JSON.stringify({ pattern: this.channel, data: event }),
-        ),
+        this.redis.client.publish(this.channel, JSON.stringify({ pattern: this.channel, data })),
         new Promise(
           (_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), 1000)),
         ),
       ]);
     } catch (err) {
       // A lost event is tolerable: status reads the snapshot, SSE resyncs from it on reconnect.
-      this.logger.warn(`job event for ${event.job.jobId} not emitted: ${(err as Error).message}`);
+      this.logger.warn(`job event for ${jobId} not emitted: ${(err as Error).message}`);
     } finally {
       clearTimeout(timer);
     }
@@ -73,8 +88,8 @@ export interface StreamHolder {
 }
 
 /**
- * The API side: one Redis subscriber connection per process receives every job event (and
- * every revoked login) and hands it to the SSE streams that follow that job in this process.
+ * The API side: the process's Redis subscriber connection (RedisSubscriber) receives every job
+ * event (and every revoked login) and hands it to the SSE streams that follow that job in this process.
  * Every replica hears every change of every job, so an event nobody here follows is dropped by
  * its job id before it is parsed: @nestjs/microservices' ServerRedis parsed each one and tried
  * its channel name as JSON (a thrown exception per event), 379 ms of the api role's profile
@@ -91,11 +106,11 @@ export class JobEventsHub implements OnApplicationBootstrap {
   private readonly byUser = new Map<string, Set<StreamHolder>>();
   private readonly byJob = new Map<string, Set<StreamHolder>>();
   private readonly byIp = new Map<string, Set<StreamHolder>>();
-  private subscriber?: Redis;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly redis: RedisService,
+    private readonly subscriber: RedisSubscriber,
   ) {}
 
   /**
@@ -154,26 +169,20 @@ export class JobEventsHub implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     // Logout, refresh-token reuse and account deletion publish the revoked family (TokenDenyList).
-    const revoked = revokedChannel(this.redis);
-    const jobs = pattern(this.config);
-    this.subscriber = this.redis.createConnection('sse-events');
-    this.subscriber.on('message', (channel: string, message: string) => {
-      if (channel === revoked) this.closeFamily(message);
-      else if (channel === jobs) this.onJobMessage(message);
-    });
-    await this.subscriber.subscribe(revoked, jobs);
+    await Promise.all([
+      this.subscriber.listen(revokedChannel(this.redis), (m) => this.closeFamily(m.toString())),
+      this.subscriber.listen(jobEventsChannel(this.config), (m) => this.onJobMessage(m)),
+    ]);
   }
 
   /** A message in the transport's wire format, `{ pattern, data: JobEvent }`. */
-  private onJobMessage(message: string): void {
+  private onJobMessage(message: Buffer): void {
     if (!this.listeners.size) return;
-    // Our own JSON.stringify puts the job's id first in `job` (toView), and no string before it
-    // can hold this unescaped; a message without it is parsed anyway.
-    const at = message.indexOf('"jobId":"');
-    if (at >= 0 && !this.listeners.has(message.slice(at + 9, at + 45))) return;
+    const jobId = eventJobId(message);
+    if (jobId !== undefined && !this.listeners.has(jobId)) return;
     let event: JobEvent | undefined;
     try {
-      event = (JSON.parse(message) as { data?: JobEvent }).data;
+      event = (JSON.parse(message.toString()) as { data?: JobEvent }).data;
     } catch {
       // Not ours.
     }
@@ -201,6 +210,16 @@ export class JobEventsHub implements OnApplicationBootstrap {
       if (!set.size) this.listeners.delete(jobId);
     };
   }
+}
+
+/**
+ * The job id of an event message without parsing it: our own JSON.stringify puts the job's id
+ * first in `job` (toView), and no string before it can hold this unescaped. Undefined for a
+ * message without it (then parsed whole).
+ */
+export function eventJobId(message: Buffer): string | undefined {
+  const at = message.indexOf('"jobId":"');
+  return at >= 0 ? message.toString('latin1', at + 9, at + 45) : undefined;
 }
 
 function add<T>(map: Map<string, Set<T>>, key: string, value: T): void {

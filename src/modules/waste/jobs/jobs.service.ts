@@ -72,7 +72,7 @@ const SNAPSHOT_HEAD =
  */
 const HEAD_BYTES = 400;
 
-interface SnapshotHead {
+export interface SnapshotHead {
   userId: string;
   version: number;
   status: JobStatus;
@@ -141,6 +141,7 @@ export class JobsService {
   private readonly finished;
   private readonly rechecked: LRUCache<string, true>;
   private readonly unpublished = new Set<string>();
+  private readonly forgetListeners: ((jobId: string) => void)[] = [];
 
   constructor(
     private readonly repo: JobsRepository,
@@ -211,12 +212,13 @@ export class JobsService {
   async readView(
     jobId: string,
     userId: string,
-    prefetched?: Promise<Buffer | null>,
+    prefetched?: Promise<Buffer | SnapshotHead | null>,
   ): Promise<string | Buffer> {
     try {
       const raw = await (prefetched ?? this.redis.client.getBuffer(this.snapshotKey(jobId)));
       if (raw) {
-        const head = snapshotHead(raw);
+        // A snapshot kept in memory comes already read (StatusSnapshots).
+        const head = Buffer.isBuffer(raw) ? snapshotHead(raw) : raw;
         if (head.userId !== userId) throw ProblemException.notFound('Job');
         const age = Date.now() - Date.parse(head.updatedAt);
         if (
@@ -440,8 +442,19 @@ export class JobsService {
     await emitted;
   }
 
+  /**
+   * Deletes the job's snapshot and says so on the events channel, so that no API process keeps
+   * answering it from memory (StatusSnapshots; this process's own at once).
+   */
   async forgetSnapshot(jobId: string): Promise<void> {
-    await this.redis.client.del(this.snapshotKey(jobId));
+    for (const listener of this.forgetListeners) listener(jobId);
+    const deleted = this.redis.client.del(this.snapshotKey(jobId));
+    await Promise.all([deleted, this.events.forgotten(jobId)]);
+  }
+
+  /** Called with the id of every job whose snapshot this process deletes. */
+  onForget(listener: (jobId: string) => void): void {
+    this.forgetListeners.push(listener);
   }
 
   emptyResult(): JobResult {
