@@ -70,6 +70,15 @@ describe('revocation survives a Redis flush', () => {
     // Everyone else keeps working.
     expect((await me(0, bob.accessToken)).status).toBe(200);
     expect((await me(1, bob.accessToken)).status).toBe(200);
+    // A replica that never heard the revocation (started after the flush) denies it too: from
+    // the list rebuilt from PostgreSQL, not from memory.
+    const late = await bootRole(iso, { RATE_LIMIT_LOGIN_PER_IP: '0', APP_ROLE: 'api' });
+    try {
+      const res = await call('GET', `${late.url}/api/v1/users/me`, { token: alice.accessToken });
+      expect(res.status).toBe(401);
+    } finally {
+      await late.close();
+    }
     // The rebuilt list is back in Redis, with its family entry and a generation.
     const deny = `${iso.redisPrefix}:auth:deny`;
     expect(await redis.zcard(deny)).toBeGreaterThan(1);

@@ -8,6 +8,7 @@ import { StatusSnapshots } from '../../src/modules/waste/jobs/status-snapshots';
 import { Tokens, call } from '../auth/http';
 import { bootRole } from '../support/app';
 import { Isolation, isolate } from '../support/isolation';
+import { TcpProxy, viaProxy } from '../support/tcp-proxy';
 
 /**
  * What an API process answers from memory (docs/architecture.md → In-process answers): status
@@ -155,6 +156,38 @@ describe('in-process answers', () => {
     await dropSubscriber();
     expect((await status(1, accessToken, jobId)).body.progress).toBe(9);
   });
+
+  it('a subscriber connection that stops answering without a reset counts as dropped', async () => {
+    // A replica whose Redis traffic crosses a proxy that goes silent (a partition, a NAT that
+    // forgot the connection): TCP would notice after hours, the subscriber's PING within ~7 s.
+    const url = new URL(iso.env.REDIS_URL);
+    const proxy = await new TcpProxy(url.hostname, Number(url.port || 6379)).start();
+    const replica = await bootRole(iso, {
+      RATE_LIMIT_LOGIN_PER_IP: '0',
+      VISION_PROVIDER: 'none',
+      APP_ROLE: 'api',
+      REDIS_URL: viaProxy(iso.env.REDIS_URL, proxy),
+    });
+    try {
+      const { accessToken } = await guest();
+      const jobId = await analyze(accessToken);
+      const res = await call('GET', `${replica.url}/api/v1/waste/status/${jobId}`, {
+        token: accessToken,
+      });
+      expect(res.status).toBe(200);
+      const subscriber = replica.app.get(RedisSubscriber);
+      const channel = jobEventsChannel(replica.config);
+      expect(subscriber.epoch(channel)).toBeDefined();
+      proxy.freeze();
+      await until(() => subscriber.epoch(channel) === undefined, 10_000);
+      proxy.thaw();
+      await until(() => subscriber.epoch(channel) !== undefined, 10_000);
+    } finally {
+      proxy.thaw();
+      await replica.close();
+      await proxy.stop();
+    }
+  }, 30_000);
 
   it("another replica's logout ends a token this replica has already let through", async () => {
     const login = await guest();

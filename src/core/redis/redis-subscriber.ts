@@ -1,8 +1,12 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { RedisService } from './redis.service';
 
 export type ChannelHandler = (message: Buffer) => void;
+
+/** How often the connection is checked with a PING, and how long its answer may take. */
+const CHECK_EVERY_MS = 5_000;
+const CHECK_TIMEOUT_MS = 2_000;
 
 /**
  * The process's one Redis pub/sub connection, opened by the first `listen()` (only the API's
@@ -16,9 +20,13 @@ export type ChannelHandler = (message: Buffer) => void;
  *   tells whether a message could have been missed in between.
  * - `onLoss(listener)` runs when the connection drops: whatever was kept on the strength of
  *   the messages must then be dropped (pub/sub does not replay what was sent meanwhile).
+ *
+ * A connection cut without a reset (a partition, a NAT that forgets it) would look alive for as
+ * long as TCP keep-alive takes to notice (hours): it is checked with a PING every 5 s, and one
+ * unanswered for 2 s is closed and made again, which counts as a drop.
  */
 @Injectable()
-export class RedisSubscriber {
+export class RedisSubscriber implements OnApplicationShutdown {
   private readonly logger = new Logger(RedisSubscriber.name);
   private conn?: Redis;
   private readonly handlers = new Map<string, ChannelHandler[]>();
@@ -28,6 +36,7 @@ export class RedisSubscriber {
   private generation = 0;
   /** Connection drops so far: a confirmation that waited across one does not count. */
   private losses = 0;
+  private check?: NodeJS.Timeout;
 
   constructor(private readonly redis: RedisService) {}
 
@@ -62,6 +71,7 @@ export class RedisSubscriber {
       }
     });
     conn.on('close', () => this.lost());
+    this.check = setInterval(() => void this.ping(conn), CHECK_EVERY_MS).unref();
     // ioredis subscribes again by itself after a reconnect (sent before this event is emitted);
     // our own SUBSCRIBE, answered after those, confirms that the channels are heard again.
     conn.on('ready', () => {
@@ -82,6 +92,24 @@ export class RedisSubscriber {
     if (at !== this.losses || conn.status !== 'ready') return;
     if (this.confirmed.size === 0) this.generation++;
     for (const c of channels) this.confirmed.add(c);
+  }
+
+  private async ping(conn: Redis): Promise<void> {
+    if (conn.status !== 'ready' || this.confirmed.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), CHECK_TIMEOUT_MS);
+    });
+    const answer = await Promise.race([conn.ping().catch(() => 'failed'), late]);
+    clearTimeout(timer);
+    if (answer === 'late' && conn.status === 'ready') {
+      this.logger.warn(`no answer to PING in ${CHECK_TIMEOUT_MS} ms: subscriber reconnects`);
+      conn.disconnect(true);
+    }
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.check);
   }
 
   private lost(): void {

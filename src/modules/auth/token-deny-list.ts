@@ -14,8 +14,14 @@ export function revokedChannel(redis: RedisService): string {
 
 /** Access tokens whose last check found them not denied (see TokenDenyList.isDenied). */
 const CLEARED_TOKENS = 50_000;
-/** Revoked families kept in memory before the expired ones are swept out. */
-const SWEEP_ABOVE = 10_000;
+/** How long a "not denied" answer is used at most, even while no revocation is heard. */
+const CLEARED_MS = 60_000;
+/**
+ * Said on the revocation channel after a rebuild from PostgreSQL (never a family id): every
+ * process asks Redis again for each token, as the rebuilt list may hold revocations that were
+ * never published (their post-commit write failed).
+ */
+const REBUILT = '*rebuilt';
 
 /**
  * Score of the generation member: a random integer in [2^52, 2^53), so it is exact as a double
@@ -64,8 +70,11 @@ export class TokenDenyList implements OnApplicationBootstrap {
   private readonly key: string;
   private readonly channel: string;
   /** jti → the subscriber epoch in which Redis last answered "not denied" for the token. */
-  private readonly cleared = new LRUCache<string, number>({ max: CLEARED_TOKENS });
-  /** Families revoked while this process listened → epoch second their tokens stop mattering. */
+  private readonly cleared = new LRUCache<string, number>({ max: CLEARED_TOKENS, ttl: CLEARED_MS });
+  /**
+   * Families revoked while this process listened → epoch second their tokens stop mattering.
+   * Every entry lives as long, and each is (re)inserted at the end: the map is in expiry order.
+   */
   private readonly revokedFamilies = new Map<string, number>();
   private listening = false;
 
@@ -84,7 +93,11 @@ export class TokenDenyList implements OnApplicationBootstrap {
   private listen(): void {
     this.listening = true;
     this.subscriber
-      .listen(this.channel, (familyId) => this.revokedHere(familyId.toString()))
+      .listen(this.channel, (message) => {
+        const text = message.toString();
+        if (text === REBUILT) this.cleared.clear();
+        else this.revokedHere(text);
+      })
       .catch((err: Error) =>
         this.logger.warn(`revocations not heard, every check asks Redis: ${err.message}`),
       );
@@ -92,10 +105,12 @@ export class TokenDenyList implements OnApplicationBootstrap {
 
   private revokedHere(familyId: string): void {
     const now = Date.now() / 1000;
+    this.revokedFamilies.delete(familyId);
     this.revokedFamilies.set(familyId, Math.ceil(now) + this.config.JWT_ACCESS_TTL + 5);
-    if (this.revokedFamilies.size > SWEEP_ABOVE) {
-      for (const [id, until] of this.revokedFamilies)
-        if (until <= now) this.revokedFamilies.delete(id);
+    // The expired ones are at the head.
+    for (const [id, until] of this.revokedFamilies) {
+      if (until > now) break;
+      this.revokedFamilies.delete(id);
     }
   }
 
@@ -192,7 +207,11 @@ export class TokenDenyList implements OnApplicationBootstrap {
       return this.lookUp(jti, familyId, true);
     }
     if (generation !== this.generation) {
-      if (this.generation !== undefined) this.resetListeners.forEach((l) => l());
+      if (this.generation !== undefined) {
+        // Rebuilt (by any process): what was answered from the old list is asked again.
+        this.cleared.clear();
+        this.resetListeners.forEach((l) => l());
+      }
       this.generation = generation;
     }
     // Expired members linger until the next write trims them.
@@ -217,6 +236,7 @@ export class TokenDenyList implements OnApplicationBootstrap {
     }
     // NX: of concurrent rebuilds (other processes) the first generation wins.
     m.zadd(this.key, 'NX', newGenerationScore(), 'gen');
+    m.publish(this.channel, REBUILT);
     await m.exec();
     this.logger.warn(
       `token deny list was missing in Redis: rebuilt from PostgreSQL (${rows.length} revoked logins)`,

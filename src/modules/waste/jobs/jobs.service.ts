@@ -447,7 +447,13 @@ export class JobsService {
    * answering it from memory (StatusSnapshots; this process's own at once).
    */
   async forgetSnapshot(jobId: string): Promise<void> {
-    for (const listener of this.forgetListeners) listener(jobId);
+    for (const listener of this.forgetListeners) {
+      try {
+        listener(jobId);
+      } catch (err) {
+        this.logger.warn(`forget listener failed for ${jobId}: ${(err as Error).message}`);
+      }
+    }
     const deleted = this.redis.client.del(this.snapshotKey(jobId));
     await Promise.all([deleted, this.events.forgotten(jobId)]);
   }

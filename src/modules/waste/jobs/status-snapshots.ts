@@ -80,25 +80,27 @@ export class StatusSnapshots implements OnApplicationBootstrap {
     const settle = () => {
       if (--pending.reads === 0) this.pending.delete(id);
     };
-    read.then(
-      (raw) => {
-        settle();
-        if (this.subscriber.epoch(this.channel) !== epoch || pending.forgotten) return;
-        let fromRedis: Kept | undefined;
-        try {
-          // Copied: ioredis may hand over a slice of a buffer it reuses.
-          fromRedis = raw ? snapshotHead(Buffer.from(raw)) : undefined;
-        } catch {
-          return; // not a snapshot this process can read: readView answers it, nothing is kept
-        }
-        const newest =
-          pending.newest && (!fromRedis || pending.newest.version > fromRedis.version)
-            ? pending.newest
-            : fromRedis;
-        if (newest) this.keep(id, newest);
-      },
-      settle, // the route sees the error (readView falls back to PostgreSQL)
-    );
+    read
+      .then(
+        (raw) => {
+          settle();
+          if (this.subscriber.epoch(this.channel) !== epoch || pending.forgotten) return;
+          let fromRedis: Kept | undefined;
+          try {
+            // Copied: ioredis may hand over a slice of a buffer it reuses.
+            fromRedis = raw ? snapshotHead(Buffer.from(raw)) : undefined;
+          } catch {
+            return; // not a snapshot this process can read: readView answers it, nothing is kept
+          }
+          const newest =
+            pending.newest && (!fromRedis || pending.newest.version > fromRedis.version)
+              ? pending.newest
+              : fromRedis;
+          if (newest) this.keep(id, newest);
+        },
+        settle, // the route sees the error (readView falls back to PostgreSQL)
+      )
+      .catch((err: Error) => this.logger.warn(`snapshot of ${id} not kept: ${err.message}`));
     return read;
   }
 
