@@ -1,5 +1,6 @@
 import { RunningApp } from '../../src/app/bootstrap';
 import { MetricsServer } from '../../src/core/observability/metrics.server';
+import { RedisSubscriber } from '../../src/core/redis/redis-subscriber';
 import { bootRole } from '../support/app';
 import { Isolation, isolate } from '../support/isolation';
 
@@ -51,6 +52,8 @@ describe('each role boots and reports ready', () => {
         expect((await fetch(`${app.url}/health/live`)).status).toBe(200);
       } else {
         expect(app.url).toBeUndefined();
+        // Only processes that answer clients keep answers in memory: no pub/sub connection here.
+        expect(app.app.get(RedisSubscriber)['conn']).toBeUndefined();
       }
     } finally {
       await app?.close();
