@@ -57,6 +57,11 @@ describe('APP_ROLE=all on two threads (compiled dist/)', () => {
   }, 120_000);
 
   afterAll(async () => {
+    // A process that died under a test says why (the tests above only see refused connections).
+    const { exitCode, signalCode } = all?.proc ?? {};
+    if ((exitCode !== null && exitCode !== undefined && exitCode !== 0) || signalCode) {
+      console.error(`the all process ended (${exitCode ?? signalCode}):\n${all.output()}`);
+    }
     await db?.end();
     await all?.kill('SIGKILL');
     await rf?.close();
