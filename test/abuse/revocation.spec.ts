@@ -5,6 +5,7 @@ import { RunningApp } from '../../src/app/bootstrap';
 import { TokenService } from '../../src/modules/auth/token.service';
 import { Tokens, call } from '../auth/http';
 import { bootRole } from '../support/app';
+import { familyOf } from '../support/auth';
 import { Isolation, isolate } from '../support/isolation';
 import { KakaoAuthStandin } from '../support/standins/kakao-auth.standin';
 
@@ -138,11 +139,7 @@ describe('revocation survives a Redis flush', () => {
     const henry = await guest();
     expect((await me(0, gina.accessToken)).status).toBe(200);
     const deny = `${iso.redisPrefix}:auth:deny`;
-    const fam = (
-      JSON.parse(Buffer.from(gina.accessToken.split('.')[1], 'base64url').toString()) as {
-        fam: string;
-      }
-    ).fam;
+    const fam = familyOf(gina.accessToken);
     const past = Math.floor(Date.now() / 1000) - 10;
     await redis.zadd(deny, past, `fam:${fam}`);
     expect((await me(0, gina.accessToken)).status).toBe(200);
@@ -169,10 +166,6 @@ describe('revocation survives a Redis flush', () => {
     expect((await me(1, dave.accessToken)).status).toBe(401);
     expect((await me(0, dave.accessToken)).status).toBe(401);
   });
-
-  /** The login family an access token belongs to (its `fam` claim). */
-  const familyOf = (token: string) =>
-    (JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as { fam: string }).fam;
 
   it("a rebuilt list still denies a deleted account's and a merged guest's logins", async () => {
     // Their refresh-token rows went with the account (ON DELETE CASCADE); the rebuild finds

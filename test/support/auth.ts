@@ -23,3 +23,9 @@ export async function guestLogin(baseUrl: string): Promise<TestLogin> {
 export function bearer(login: { accessToken: string } | string): Record<string, string> {
   return { authorization: `Bearer ${typeof login === 'string' ? login : login.accessToken}` };
 }
+
+/** The login family an access token belongs to (its `fam` claim; the deny list's `fam:` member). */
+export function familyOf(token: string): string {
+  return (JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as { fam: string })
+    .fam;
+}

@@ -6,7 +6,9 @@ import { jobEventsChannel } from '../../src/modules/waste/jobs/job-events';
 import { JobsService } from '../../src/modules/waste/jobs/jobs.service';
 import { StatusSnapshots } from '../../src/modules/waste/jobs/status-snapshots';
 import { Tokens, call } from '../auth/http';
+import { waitFor } from '../support/amqp';
 import { bootRole } from '../support/app';
+import { familyOf } from '../support/auth';
 import { Isolation, isolate } from '../support/isolation';
 import { TcpProxy, viaProxy } from '../support/tcp-proxy';
 
@@ -42,8 +44,6 @@ describe('in-process answers', () => {
       token,
     });
   const snapshotKey = (jobId: string) => `${iso.redisPrefix}:waste:job:${jobId}`;
-  const familyOf = (token: string) =>
-    (JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as { fam: string }).fam;
 
   async function analyze(token: string): Promise<string> {
     const res = await call<{ jobId: string }>('POST', `${api(0)}/waste/analyze`, {
@@ -54,14 +54,6 @@ describe('in-process answers', () => {
     return res.body.jobId;
   }
 
-  async function until(check: () => Promise<boolean> | boolean, ms = 3000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!(await check())) {
-      if (Date.now() > end) throw new Error('condition not met in time');
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-
   /** Cuts replica 1's subscriber socket (as a network drop would) and waits until it is back. */
   async function dropSubscriber(): Promise<void> {
     const subscriber = apps[1].app.get(RedisSubscriber);
@@ -69,10 +61,15 @@ describe('in-process answers', () => {
     const before = subscriber.epoch(channel);
     expect(before).toBeDefined();
     (subscriber['conn'] as Redis).stream.destroy();
-    await until(() => {
-      const now = subscriber.epoch(channel);
-      return now !== undefined && now !== before;
-    });
+    await waitFor(
+      'the subscription confirmed again',
+      () => {
+        const now = subscriber.epoch(channel);
+        return now !== undefined && now !== before;
+      },
+      3000,
+      10,
+    );
   }
 
   it("keeps a polled snapshot, replaced by its job's newer events only", async () => {
@@ -94,7 +91,12 @@ describe('in-process answers', () => {
     const before = await jobs.get(jobId);
     const expired = await jobs.expireUpload(jobId);
     expect(expired?.status).toBe('expired');
-    await until(async () => (await status(1, accessToken, jobId)).body.status === 'expired');
+    await waitFor(
+      'the expiry seen by replica 1',
+      async () => (await status(1, accessToken, jobId)).body.status === 'expired',
+      3000,
+      10,
+    );
 
     // An older version's event (concurrent stages finish out of order) does not replace it.
     await jobs.publish(before!);
@@ -110,7 +112,12 @@ describe('in-process answers', () => {
       .get(DataSource)
       .query('UPDATE waste.jobs SET progress = 33 WHERE id = $1', [jobId]);
     await jobs.forgetSnapshot(jobId);
-    await until(async () => (await status(1, accessToken, jobId)).body.progress === 33);
+    await waitFor(
+      'replica 1 reading PostgreSQL',
+      async () => (await status(1, accessToken, jobId)).body.progress === 33,
+      3000,
+      10,
+    );
   });
 
   it('drops kept snapshots and deny-list answers when the subscriber connection drops', async () => {
@@ -179,9 +186,13 @@ describe('in-process answers', () => {
       const channel = jobEventsChannel(replica.config);
       expect(subscriber.epoch(channel)).toBeDefined();
       proxy.freeze();
-      await until(() => subscriber.epoch(channel) === undefined, 10_000);
+      await waitFor(
+        'the silent connection dropped',
+        () => subscriber.epoch(channel) === undefined,
+        10_000,
+      );
       proxy.thaw();
-      await until(() => subscriber.epoch(channel) !== undefined, 10_000);
+      await waitFor('the subscription back', () => subscriber.epoch(channel) !== undefined, 10_000);
     } finally {
       proxy.thaw();
       await replica.close();
@@ -200,7 +211,12 @@ describe('in-process answers', () => {
     });
     expect(out.status).toBe(204);
     // The message crosses Redis once: within a few milliseconds, well inside a second.
-    await until(async () => (await status(1, login.accessToken, jobId)).status === 401, 1000);
+    await waitFor(
+      'the logout heard by replica 1',
+      async () => (await status(1, login.accessToken, jobId)).status === 401,
+      1000,
+      10,
+    );
     // And the replica that logged out denies at once.
     expect((await status(0, login.accessToken, jobId)).status).toBe(401);
   });

@@ -173,7 +173,7 @@ export class TokenDenyList implements OnApplicationBootstrap {
       .zadd(this.key, 'GT', until, member);
   }
 
-  async isDenied(jti: string, familyId: string, rebuilt = false): Promise<boolean> {
+  async isDenied(jti: string, familyId: string): Promise<boolean> {
     if (!this.listening) this.listen();
     const revoked = this.revokedFamilies.get(familyId);
     if (revoked !== undefined) {
@@ -182,7 +182,7 @@ export class TokenDenyList implements OnApplicationBootstrap {
     }
     const epoch = this.subscriber.epoch(this.channel);
     if (epoch !== undefined && this.cleared.get(jti) === epoch) return false;
-    const denied = await this.lookUp(jti, familyId, rebuilt);
+    const denied = await this.lookUp(jti, familyId);
     // Kept only if no revocation message could have been missed since the question was asked
     // (one heard meanwhile is in revokedFamilies, which is checked first).
     if (!denied && epoch !== undefined && this.subscriber.epoch(this.channel) === epoch) {
@@ -191,7 +191,7 @@ export class TokenDenyList implements OnApplicationBootstrap {
     return denied;
   }
 
-  private async lookUp(jti: string, familyId: string, rebuilt: boolean): Promise<boolean> {
+  private async lookUp(jti: string, familyId: string, rebuilt = false): Promise<boolean> {
     const [byJti, byFamily, generation] = await this.redis.client.zmscore(
       this.key,
       `jti:${jti}`,

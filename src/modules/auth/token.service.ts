@@ -187,7 +187,8 @@ export class TokenService {
     let denied: boolean;
     try {
       const check = this.denyList.isDenied(claims.jti, claims.fam);
-      // Issued in the same tick as the ZMSCORE: one write to Redis for both (see JwtAuthGuard).
+      // Issued in the same tick as the ZMSCORE, when the deny list is asked: one write to Redis
+      // for both (see JwtAuthGuard); a kept answer asks nothing (TokenDenyList).
       try {
         alongside?.();
       } catch {

@@ -125,16 +125,17 @@ export class StatusSnapshots implements OnApplicationBootstrap {
     const jobId = eventJobId(message);
     if (jobId === undefined) return;
     const pending = this.pending.get(jobId);
-    if (!pending && !this.kept.has(jobId)) return;
-    const at = message.indexOf('"data":');
-    if (at < 0) return;
+    const kept = this.kept.has(jobId);
+    if (!pending && !kept) return;
+    const at = message.indexOf('"data":') + 7;
+    if (at < 7) return;
     // JobEventsEmitter.forgotten: `data` starts with the id (a snapshot, with its owner).
-    if (message.indexOf('{"jobId":', at + 7) === at + 7) return this.forget(jobId);
+    if (message.toString('latin1', at, at + 9) === '{"jobId":') return this.forget(jobId);
     // `data` is JSON.stringify of { userId, version, job }, as publish() stores the snapshot.
-    const next = snapshotHead(Buffer.from(message.subarray(at + 7, message.length - 1)));
-    if (pending) {
-      if (!pending.newest || next.version > pending.newest.version) pending.newest = next;
+    const next = snapshotHead(Buffer.from(message.subarray(at, message.length - 1)));
+    if (pending && (!pending.newest || next.version > pending.newest.version)) {
+      pending.newest = next;
     }
-    if (this.kept.has(jobId)) this.keep(jobId, next);
+    if (kept) this.keep(jobId, next);
   }
 }
